@@ -1,0 +1,252 @@
+// Package config reads odoo-notify's TOML file: defaults first, the file
+// decoded over them, every problem reported at once so an admin fixes the
+// file in one pass. Secrets have a *_file twin and never print.
+package config
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/BurntSushi/toml"
+)
+
+// DefaultPath is where the packaged config file lives.
+const DefaultPath = "/etc/odoo-notify/config.toml"
+
+// Secret is a password, a webhook URL or a signing key. It prints as
+// <secret> everywhere: fmt, slog, TOML output.
+type Secret string
+
+// String hides the value.
+func (s Secret) String() string {
+	if s == "" {
+		return ""
+	}
+	return "<secret>"
+}
+
+// MarshalText hides the value in check-config output.
+func (s Secret) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
+
+// LogValue hides the value from log/slog.
+func (s Secret) LogValue() any { return s.String() }
+
+// Reveal returns the secret itself, for the one place that must use it.
+func (s Secret) Reveal() string { return string(s) }
+
+// Duration is a time.Duration written as a string: "30s", "10m".
+type Duration struct {
+	time.Duration
+	// invalid keeps text that did not parse, so Validate can report it with
+	// its key alongside every other problem instead of stopping the decode.
+	invalid string
+}
+
+// UnmarshalText parses a Go duration string.
+func (d *Duration) UnmarshalText(b []byte) error {
+	v, err := time.ParseDuration(string(b))
+	if err != nil {
+		d.invalid = string(b)
+		if d.invalid == "" {
+			d.invalid = `""`
+		}
+		return nil
+	}
+	d.Duration, d.invalid = v, ""
+	return nil
+}
+
+// MarshalText writes the duration back as a string.
+func (d Duration) MarshalText() ([]byte, error) { return []byte(d.String()), nil }
+
+// Config is the whole file.
+type Config struct {
+	General General   `toml:"general"`
+	Email   []Email   `toml:"email"`
+	Slack   []Slack   `toml:"slack"`
+	Webhook []Webhook `toml:"webhook"`
+	Outbox  Outbox    `toml:"outbox"`
+	Limits  Limits    `toml:"limits"`
+	// Units holds per-unit settings, keyed by unit name ("odoo.service").
+	Units map[string]Unit `toml:"units"`
+	// Redact lists extra regular expressions whose matches are replaced by
+	// <redacted> in every log line before it leaves the host.
+	Redact []string `toml:"redact"`
+}
+
+// General holds settings for every run.
+type General struct {
+	// Hostname names the machine in reports; empty means os.Hostname().
+	Hostname string `toml:"hostname"`
+	// JournalLines is how many log lines of the failed run a report holds.
+	JournalLines int `toml:"journal_lines"`
+	// Timeout bounds a whole run, every channel and retry included. Keep it
+	// below the handler unit's TimeoutStartSec.
+	Timeout Duration `toml:"timeout"`
+}
+
+// Email is one [[email]] channel.
+type Email struct {
+	Name string `toml:"name"`
+	Host string `toml:"host"`
+	Port int    `toml:"port"`
+	// Security is "starttls" (default, mandatory STARTTLS), "tls" (implicit
+	// TLS, port 465) or "none" (plain text, for a local relay only).
+	Security     string `toml:"security"`
+	Username     string `toml:"username"`
+	Password     Secret `toml:"password"`
+	PasswordFile string `toml:"password_file"`
+	// CAFile, when set, is a PEM file of the CAs that sign the server's
+	// certificate (a private relay); otherwise the system's CAs are used.
+	CAFile  string   `toml:"ca_file"`
+	From    string   `toml:"from"`
+	To      []string `toml:"to"`
+	Timeout Duration `toml:"timeout"`
+	Rate    float64  `toml:"rate"`
+	Burst   int      `toml:"burst"`
+}
+
+// Slack is one [[slack]] incoming-webhook channel.
+type Slack struct {
+	Name           string   `toml:"name"`
+	WebhookURL     Secret   `toml:"webhook_url"`
+	WebhookURLFile string   `toml:"webhook_url_file"`
+	Timeout        Duration `toml:"timeout"`
+	Rate           float64  `toml:"rate"`
+	Burst          int      `toml:"burst"`
+}
+
+// Webhook is one [[webhook]] generic HTTP endpoint that receives the
+// report's JSON.
+type Webhook struct {
+	Name    string            `toml:"name"`
+	URL     Secret            `toml:"url"`
+	URLFile string            `toml:"url_file"`
+	Headers map[string]Secret `toml:"headers"`
+	// Secret, when set, signs the body the Standard Webhooks way; it is
+	// written as "whsec_<base64>".
+	Secret     Secret   `toml:"secret"`
+	SecretFile string   `toml:"secret_file"`
+	Timeout    Duration `toml:"timeout"`
+	Rate       float64  `toml:"rate"`
+	Burst      int      `toml:"burst"`
+}
+
+// Outbox holds what could not be delivered yet.
+type Outbox struct {
+	// MaxAge is how long an undelivered report is kept before it is
+	// dropped with an error line in the journal.
+	MaxAge Duration `toml:"max_age"`
+}
+
+// Limits keep a crash loop from flooding an inbox.
+type Limits struct {
+	// DedupWindow: the same unit failing the same way within it is counted,
+	// not sent again.
+	DedupWindow Duration `toml:"dedup_window"`
+	// MaxReports per Per: at most that many reports for one unit.
+	MaxReports int      `toml:"max_reports"`
+	Per        Duration `toml:"per"`
+}
+
+// Unit holds settings for one watched unit.
+type Unit struct {
+	// LogFile is Odoo's own log file (--logfile / logfile =), read when the
+	// journal holds little. Empty: found from the unit's ExecStart.
+	LogFile string `toml:"log_file"`
+}
+
+// Default returns the settings used where the file says nothing. With no
+// channel configured, reports go to the journal.
+func Default() *Config {
+	return &Config{
+		General: General{JournalLines: 50, Timeout: Duration{Duration: 30 * time.Second}},
+		Outbox:  Outbox{MaxAge: Duration{Duration: 24 * time.Hour}},
+		Limits: Limits{
+			DedupWindow: Duration{Duration: 10 * time.Minute},
+			MaxReports:  5,
+			Per:         Duration{Duration: time.Hour},
+		},
+	}
+}
+
+// Load reads and validates the file at path. Relative *_file paths are
+// looked up in credDir ($CREDENTIALS_DIRECTORY) when it is set. The error
+// lists every problem, each with its key.
+func Load(path, credDir string) (*Config, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("config: read %s: %w", path, err)
+	}
+	c, err := Parse(bytes.NewReader(b))
+	if err != nil {
+		return nil, fmt.Errorf("config: %s: %w", path, err)
+	}
+	if err := c.Validate(credDir); err != nil {
+		return c, fmt.Errorf("config: %s is invalid:\n%w", path, err)
+	}
+	return c, nil
+}
+
+// Parse decodes TOML over Default(). Syntax errors carry the line; keys the
+// program does not know are errors (a typo must not silently disable a
+// channel).
+func Parse(r io.Reader) (*Config, error) {
+	c := Default()
+	md, err := toml.NewDecoder(r).Decode(c)
+	if err != nil {
+		var pe toml.ParseError
+		if errors.As(err, &pe) {
+			return nil, fmt.Errorf("syntax error at line %d, column %d: %s", pe.Position.Line, pe.Position.Col, pe.Message)
+		}
+		return nil, err
+	}
+	var errs []error
+	for _, k := range md.Undecoded() {
+		errs = append(errs, fmt.Errorf("%s: unknown key", keyString(k)))
+	}
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+	return c, nil
+}
+
+// keyString writes a TOML key as an admin would look for it: email[0].host
+// is not recoverable from toml.Key, so it is written with dots.
+func keyString(k toml.Key) string {
+	return strings.Join(k, ".")
+}
+
+// Encode writes the effective config as TOML; every secret shows as
+// <secret>.
+func (c *Config) Encode(w io.Writer) error {
+	return toml.NewEncoder(w).Encode(c)
+}
+
+// readSecret fills *s from file when file is set. A relative path is looked
+// up in credDir first (systemd LoadCredential=).
+func readSecret(s *Secret, file, credDir string) error {
+	if file == "" {
+		return nil
+	}
+	p := file
+	if !filepath.IsAbs(p) && credDir != "" {
+		p = filepath.Join(credDir, p)
+	}
+	b, err := os.ReadFile(p)
+	if err != nil {
+		return fmt.Errorf("read %s: %w", p, errors.Unwrap(err))
+	}
+	v := strings.TrimRight(string(b), "\r\n")
+	if v == "" {
+		return fmt.Errorf("%s is empty", p)
+	}
+	*s = Secret(v)
+	return nil
+}

@@ -1,0 +1,225 @@
+package config
+
+import (
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"net/mail"
+	"net/url"
+	"regexp"
+	"strings"
+	"time"
+)
+
+// Default per-channel settings.
+const (
+	DefaultChannelTimeout = 20 * time.Second
+	DefaultSlackRate      = 1.0
+	DefaultSlackBurst     = 3
+)
+
+// Validate fills the defaults that depend on other keys, reads every *_file
+// secret, and returns every problem at once, each with its key.
+func (c *Config) Validate(credDir string) error {
+	var errs []error
+	bad := func(key, format string, args ...any) {
+		errs = append(errs, fmt.Errorf("%s: %s", key, fmt.Sprintf(format, args...)))
+	}
+	secret := func(key string, s *Secret, file string, required bool) {
+		switch {
+		case *s != "" && file != "":
+			bad(key, "set either %s or %s_file, not both", lastPart(key), lastPart(key))
+		case file != "":
+			if err := readSecret(s, file, credDir); err != nil {
+				bad(key+"_file", "%v", err)
+			}
+		case required && *s == "":
+			bad(key, "required (or %s_file)", lastPart(key))
+		}
+	}
+	positive := func(key string, d Duration) {
+		if d.invalid != "" {
+			bad(key, "%q is not a duration: write it like \"30s\", \"10m\" or \"1h\"", d.invalid)
+		} else if d.Duration <= 0 {
+			bad(key, "must be a positive duration like \"30s\"")
+		}
+	}
+
+	g := &c.General
+	if g.JournalLines < 1 || g.JournalLines > 10000 {
+		bad("general.journal_lines", "must be between 1 and 10000, not %d", g.JournalLines)
+	}
+	positive("general.timeout", g.Timeout)
+	positive("outbox.max_age", c.Outbox.MaxAge)
+	positive("limits.dedup_window", c.Limits.DedupWindow)
+	positive("limits.per", c.Limits.Per)
+	if c.Limits.MaxReports < 1 {
+		bad("limits.max_reports", "must be at least 1, not %d", c.Limits.MaxReports)
+	}
+	for i, p := range c.Redact {
+		if _, err := regexp.Compile(p); err != nil {
+			bad(fmt.Sprintf("redact[%d]", i), "not a regular expression: %v", err)
+		}
+	}
+
+	names := map[string]string{}
+	name := func(key string, n *string, kind string, i int) {
+		if *n == "" {
+			*n = fmt.Sprintf("%s[%d]", kind, i)
+		}
+		if prev, dup := names[*n]; dup {
+			bad(key+".name", "%q is already the name of %s: names must be unique", *n, prev)
+		}
+		names[*n] = key
+	}
+	channel := func(key string, timeout *Duration, rate *float64, burst *int, defRate float64, defBurst int) {
+		if timeout.Duration == 0 {
+			timeout.Duration = DefaultChannelTimeout
+		}
+		positive(key+".timeout", *timeout)
+		if *rate < 0 {
+			bad(key+".rate", "must not be negative")
+		}
+		if *burst < 0 {
+			bad(key+".burst", "must not be negative")
+		}
+		if *rate == 0 && *burst == 0 {
+			*rate, *burst = defRate, defBurst
+		}
+		if *rate > 0 && *burst == 0 {
+			*burst = 1
+		}
+	}
+
+	for i := range c.Email {
+		e := &c.Email[i]
+		key := fmt.Sprintf("email[%d]", i)
+		name(key, &e.Name, "email", i)
+		channel(key, &e.Timeout, &e.Rate, &e.Burst, 0, 0)
+		if e.Host == "" {
+			bad(key+".host", "required: the SMTP server's name")
+		}
+		if e.Security == "" {
+			e.Security = "starttls"
+		}
+		switch e.Security {
+		case "starttls", "none":
+			if e.Port == 0 {
+				e.Port = 587
+				if e.Security == "none" {
+					e.Port = 25
+				}
+			}
+		case "tls":
+			if e.Port == 0 {
+				e.Port = 465
+			}
+		default:
+			bad(key+".security", "must be \"starttls\", \"tls\" or \"none\", not %q", e.Security)
+		}
+		if e.Port < 1 || e.Port > 65535 {
+			bad(key+".port", "must be between 1 and 65535, not %d", e.Port)
+		}
+		secret(key+".password", &e.Password, e.PasswordFile, false)
+		if e.Password != "" && e.Username == "" {
+			bad(key+".username", "required when a password is set")
+		}
+		if e.From == "" {
+			bad(key+".from", "required: the sender address")
+		} else if _, err := mail.ParseAddress(e.From); err != nil {
+			bad(key+".from", "%q is not a mail address", e.From)
+		}
+		if len(e.To) == 0 {
+			bad(key+".to", "required: at least one recipient")
+		}
+		for j, to := range e.To {
+			if _, err := mail.ParseAddress(to); err != nil {
+				bad(fmt.Sprintf("%s.to[%d]", key, j), "%q is not a mail address", to)
+			}
+		}
+	}
+	for i := range c.Slack {
+		s := &c.Slack[i]
+		key := fmt.Sprintf("slack[%d]", i)
+		name(key, &s.Name, "slack", i)
+		channel(key, &s.Timeout, &s.Rate, &s.Burst, DefaultSlackRate, DefaultSlackBurst)
+		secret(key+".webhook_url", &s.WebhookURL, s.WebhookURLFile, true)
+		if s.WebhookURL != "" {
+			if err := checkURL(s.WebhookURL.Reveal()); err != nil {
+				bad(key+".webhook_url", "%v", err)
+			}
+		}
+	}
+	for i := range c.Webhook {
+		w := &c.Webhook[i]
+		key := fmt.Sprintf("webhook[%d]", i)
+		name(key, &w.Name, "webhook", i)
+		channel(key, &w.Timeout, &w.Rate, &w.Burst, 0, 0)
+		secret(key+".url", &w.URL, w.URLFile, true)
+		if w.URL != "" {
+			if err := checkURL(w.URL.Reveal()); err != nil {
+				bad(key+".url", "%v", err)
+			}
+		}
+		secret(key+".secret", &w.Secret, w.SecretFile, false)
+		if w.Secret != "" {
+			if err := checkWebhookSecret(w.Secret.Reveal()); err != nil {
+				bad(key+".secret", "%v", err)
+			}
+		}
+		for h := range w.Headers {
+			if h == "" || strings.ContainsAny(h, " :\r\n") {
+				bad(key+".headers", "%q is not a header name", h)
+			}
+		}
+	}
+	if len(c.Units) > 0 {
+		for u := range c.Units {
+			if !strings.Contains(u, ".") {
+				bad("units."+u, "name the full unit, like %q", u+".service")
+			}
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Channels counts the configured channels.
+func (c *Config) Channels() int { return len(c.Email) + len(c.Slack) + len(c.Webhook) }
+
+// checkURL wants an absolute http(s) URL; its error never holds the URL.
+func checkURL(raw string) error {
+	u, err := url.Parse(raw)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return errors.New("must be an absolute http:// or https:// URL")
+	}
+	return nil
+}
+
+// checkWebhookSecret wants "whsec_" and base64, as Standard Webhooks does.
+func checkWebhookSecret(s string) error {
+	b64, ok := strings.CutPrefix(s, "whsec_")
+	if !ok {
+		return errors.New("must start with \"whsec_\" followed by base64 (Standard Webhooks)")
+	}
+	if k, err := base64.StdEncoding.DecodeString(b64); err != nil || len(k) < 16 {
+		return errors.New("after \"whsec_\" must come at least 16 bytes in base64 (openssl rand -base64 32)")
+	}
+	return nil
+}
+
+func lastPart(key string) string {
+	if i := strings.LastIndexByte(key, '.'); i >= 0 {
+		return key[i+1:]
+	}
+	return key
+}
+
+// WebhookKey decodes a validated "whsec_<base64>" secret into the HMAC key.
+func WebhookKey(s Secret) ([]byte, error) {
+	b64, _ := strings.CutPrefix(s.Reveal(), "whsec_")
+	k, err := base64.StdEncoding.DecodeString(b64)
+	if err != nil {
+		return nil, errors.New("webhook secret: not base64 after \"whsec_\"")
+	}
+	return k, nil
+}
