@@ -1,0 +1,70 @@
+package notifiers
+
+import (
+	"net/url"
+	"slices"
+	"strings"
+)
+
+// minSecret is the shortest text Scrub hides: hiding "1" would mangle every
+// number in a message and protect nothing.
+const minSecret = 6
+
+// Scrub hides every secret in err's message. A server's answer is quoted in
+// errors, and a receiver may echo what it got ("Cannot POST /services/T0/B0/
+// <key>", "bad token Bearer <key>"). err stays in the chain, so errors.As
+// still finds a *RetryAfterError or a *StatusError.
+func Scrub(err error, secrets ...string) error {
+	if err == nil {
+		return nil
+	}
+	msg := err.Error()
+	scrubbed := msg
+	// Longest first: the whole URL before the segments it holds.
+	secrets = slices.Clone(secrets)
+	slices.SortFunc(secrets, func(a, b string) int { return len(b) - len(a) })
+	for _, s := range secrets {
+		if len(s) >= minSecret {
+			scrubbed = strings.ReplaceAll(scrubbed, s, "<secret>")
+		}
+	}
+	if scrubbed == msg {
+		return err
+	}
+	return &scrubbedError{msg: scrubbed, err: err}
+}
+
+type scrubbedError struct {
+	msg string
+	err error
+}
+
+func (e *scrubbedError) Error() string { return e.msg }
+func (e *scrubbedError) Unwrap() error { return e.err }
+
+// URLSecrets lists the parts of a webhook URL that may be its key: the whole
+// URL, its path, query, password and every long path segment (a Slack
+// webhook's last segment is the key).
+func URLSecrets(raw string) []string {
+	s := []string{raw}
+	u, err := url.Parse(raw)
+	if err != nil {
+		return s
+	}
+	if p, ok := u.User.Password(); ok {
+		s = append(s, p)
+	}
+	if u.RawQuery != "" {
+		s = append(s, u.RawQuery)
+		for _, vs := range u.Query() {
+			s = append(s, vs...)
+		}
+	}
+	if u.Path != "" && u.Path != "/" {
+		s = append(s, u.Path, u.EscapedPath())
+		for seg := range strings.SplitSeq(u.Path, "/") {
+			s = append(s, seg)
+		}
+	}
+	return s
+}

@@ -1,0 +1,51 @@
+package notifiers
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+)
+
+func TestScrub(t *testing.T) {
+	const hook = "https://hooks.slack.com/services/T000/B000/SECRETxyz"
+	tests := []struct {
+		name    string
+		err     error
+		secrets []string
+		want    string
+	}{
+		{"echoed path", errors.New("HTTP 404 Not Found: Cannot POST /services/T000/B000/SECRETxyz"), URLSecrets(hook), "HTTP 404 Not Found: Cannot POST <secret>"},
+		{"echoed key", errors.New("HTTP 403 Forbidden: bad key SECRETxyz"), URLSecrets(hook), "HTTP 403 Forbidden: bad key <secret>"},
+		{"query token", errors.New("HTTP 401: token=abcdef123 rejected"), URLSecrets("https://x.example/h?token=abcdef123"), "HTTP 401: <secret> rejected"},
+		{"header value", errors.New("HTTP 401: Bearer tok-123456 is not valid"), []string{"Bearer tok-123456"}, "HTTP 401: <secret> is not valid"},
+		{"short secret ignored", errors.New("HTTP 500: code 1"), []string{"1"}, "HTTP 500: code 1"},
+		{"nothing to hide", errors.New("connection refused"), URLSecrets(hook), "connection refused"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := Scrub(tt.err, tt.secrets...)
+			if got.Error() != tt.want {
+				t.Errorf("Scrub() = %q, want %q", got, tt.want)
+			}
+			if !errors.Is(got, tt.err) {
+				t.Error("Scrub() dropped the original error from the chain")
+			}
+		})
+	}
+}
+
+func TestScrubKeepsRetryAfter(t *testing.T) {
+	inner := &RetryAfterError{After: 3, Err: &StatusError{Code: 429, Body: "slow down SECRETxyz"}}
+	err := Scrub(fmt.Errorf("post: %w", inner), "SECRETxyz")
+	var ra *RetryAfterError
+	if !errors.As(err, &ra) || ra.After != 3 {
+		t.Fatalf("Scrub() lost the *RetryAfterError: %v", err)
+	}
+	if strings.Contains(err.Error(), "SECRETxyz") {
+		t.Errorf("Scrub() = %q, still holds the secret", err)
+	}
+	if Scrub(nil, "x") != nil {
+		t.Error("Scrub(nil) != nil")
+	}
+}
