@@ -37,6 +37,8 @@ func (n *Notifier) Notify(ctx context.Context, r *report.Report) (retry bool, er
 	}
 	retry, err = notifiers.PostJSON(ctx, n.client, n.url.Reveal(), nil, body)
 	if err != nil {
+		// A proxy in front of Slack may quote the path, which holds the key.
+		err = notifiers.Scrub(err, notifiers.URLSecrets(n.url.Reveal())...)
 		if hint := explain(err); hint != "" {
 			return retry, fmt.Errorf("slack: post webhook: %w: %s", err, hint)
 		}

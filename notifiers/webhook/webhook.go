@@ -1,0 +1,126 @@
+// Package webhook posts a crash report's JSON (the versioned contract,
+// report.Schema) to a generic HTTP endpoint, signed the Standard Webhooks way
+// (https://www.standardwebhooks.com) when a secret is configured, so the
+// receiver can tell the report came from this host and was not altered.
+package webhook
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/odoo-notify/odoo-notify/config"
+	"github.com/odoo-notify/odoo-notify/notifiers"
+	"github.com/odoo-notify/odoo-notify/report"
+)
+
+// Standard Webhooks headers.
+const (
+	HeaderID        = "webhook-id"
+	HeaderTimestamp = "webhook-timestamp"
+	HeaderSignature = "webhook-signature"
+)
+
+// Notifier posts reports to one endpoint.
+type Notifier struct {
+	url     config.Secret
+	headers http.Header
+	// secrets are every configured value that must not appear in an error,
+	// even when the receiver echoes it back.
+	secrets []string
+	key     []byte
+	client  *http.Client
+	now     func() time.Time
+
+	mu     sync.Mutex
+	last   *report.Report
+	lastID string
+}
+
+// New returns a Notifier for the validated channel c. client carries the
+// timeouts; it is shared by every channel of a run.
+func New(c config.Webhook, client *http.Client) (*Notifier, error) {
+	n := &Notifier{url: c.URL, client: client, now: time.Now, headers: http.Header{}}
+	if c.URL == "" {
+		return nil, errors.New("webhook: no url: set url or url_file")
+	}
+	n.secrets = notifiers.URLSecrets(c.URL.Reveal())
+	for k, v := range c.Headers {
+		if strings.ContainsAny(v.Reveal(), "\r\n") {
+			return nil, fmt.Errorf("webhook: header %s: the value holds a line break: write it on one line", k)
+		}
+		switch strings.ToLower(k) {
+		case HeaderID, HeaderTimestamp, HeaderSignature:
+			return nil, fmt.Errorf("webhook: header %s: set by odoo-notify when secret is set: remove it from headers", k)
+		}
+		n.headers.Set(k, v.Reveal())
+		n.secrets = append(n.secrets, v.Reveal())
+		// "Bearer <token>": the token alone may be echoed too.
+		if _, tok, ok := strings.Cut(v.Reveal(), " "); ok {
+			n.secrets = append(n.secrets, tok)
+		}
+	}
+	if c.Secret != "" {
+		key, err := config.WebhookKey(c.Secret)
+		if err != nil {
+			return nil, fmt.Errorf("webhook: %w", err)
+		}
+		n.key = key
+		n.secrets = append(n.secrets, c.Secret.Reveal(), strings.TrimPrefix(c.Secret.Reveal(), "whsec_"))
+	}
+	return n, nil
+}
+
+// Notify posts r.JSON(). It returns retry=true for answers that may go away
+// (408, 429, 5xx, network errors); a 429 carries the server's Retry-After.
+func (n *Notifier) Notify(ctx context.Context, r *report.Report) (retry bool, err error) {
+	body, err := r.JSON()
+	if err != nil {
+		return false, fmt.Errorf("webhook: %w", err)
+	}
+	h := n.headers.Clone()
+	if n.key != nil {
+		id := n.messageID(r)
+		ts := strconv.FormatInt(n.now().Unix(), 10)
+		h.Set(HeaderID, id)
+		h.Set(HeaderTimestamp, ts)
+		h.Set(HeaderSignature, "v1,"+sign(n.key, id, ts, body))
+	}
+	retry, err = notifiers.PostJSON(ctx, n.client, n.url.Reveal(), h, body)
+	if err != nil {
+		return retry, fmt.Errorf("webhook: post: %w", notifiers.Scrub(err, n.secrets...))
+	}
+	return false, nil
+}
+
+// messageID is r.ID, or a random id kept for the retries of the same report
+// so that the receiver sees one message, delivered once or more.
+func (n *Notifier) messageID(r *report.Report) string {
+	if r.ID != "" {
+		return r.ID
+	}
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.last != r {
+		n.last, n.lastID = r, "msg_"+rand.Text()
+	}
+	return n.lastID
+}
+
+// sign is the Standard Webhooks v1 signature: HMAC-SHA256 over
+// "id.timestamp.body", base64.
+func sign(key []byte, id, ts string, body []byte) string {
+	m := hmac.New(sha256.New, key)
+	m.Write([]byte(id + "." + ts + "."))
+	m.Write(body)
+	return base64.StdEncoding.EncodeToString(m.Sum(nil))
+}
