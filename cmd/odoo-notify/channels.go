@@ -1,0 +1,59 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"slices"
+
+	"github.com/odoo-notify/odoo-notify/config"
+	"github.com/odoo-notify/odoo-notify/notifiers"
+	"github.com/odoo-notify/odoo-notify/notifiers/email"
+	"github.com/odoo-notify/odoo-notify/notifiers/slack"
+	"github.com/odoo-notify/odoo-notify/notifiers/webhook"
+)
+
+// buildChannels turns the config's channels into notifiers, in file order:
+// email, then slack, then webhook. only, when set, keeps the one channel of
+// that name.
+func buildChannels(cfg *config.Config, client *http.Client, only string) ([]notifiers.Channel, error) {
+	var chs []notifiers.Channel
+	var errs []error
+	for _, c := range cfg.Email {
+		n, err := email.New(c)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("email %s: %w", c.Name, err))
+			continue
+		}
+		chs = append(chs, notifiers.Channel{Kind: "email", Name: c.Name, Notifier: n, Timeout: c.Timeout.Duration})
+	}
+	for _, c := range cfg.Slack {
+		chs = append(chs, notifiers.Channel{Kind: "slack", Name: c.Name, Notifier: slack.New(c, client), Timeout: c.Timeout.Duration})
+	}
+	for _, c := range cfg.Webhook {
+		n, err := webhook.New(c, client)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("webhook %s: %w", c.Name, err))
+			continue
+		}
+		chs = append(chs, notifiers.Channel{Kind: "webhook", Name: c.Name, Notifier: n, Timeout: c.Timeout.Duration})
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, withCode(exitConfig, err)
+	}
+	if only == "" {
+		return chs, nil
+	}
+	i := slices.IndexFunc(chs, func(c notifiers.Channel) bool { return c.Name == only })
+	if i < 0 {
+		var names []string
+		for _, c := range chs {
+			names = append(names, c.Name)
+		}
+		if len(names) == 0 {
+			return nil, usageErr("no channel named %q: no channel is configured in the file", only)
+		}
+		return nil, usageErr("no channel named %q; the configured channels are %q", only, names)
+	}
+	return chs[i : i+1], nil
+}

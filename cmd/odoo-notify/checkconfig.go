@@ -1,0 +1,59 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/odoo-notify/odoo-notify/config"
+)
+
+// runCheckConfig validates the file and prints every problem at once, each
+// with its key; on success it prints the effective config, secrets hidden.
+func runCheckConfig(_ context.Context, a *app, args []string) error {
+	f := newFlags(a, "check-config")
+	pos, err := f.parse(args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 0 {
+		return usageErr("check-config: takes no arguments")
+	}
+	// check-config judges the file itself: a missing file is a problem
+	// here, even at the default path.
+	cfg, err := config.Load(f.config, a.getenv("CREDENTIALS_DIRECTORY"))
+	if err != nil {
+		fmt.Fprintf(a.stderr, "%s is invalid:\n", f.config)
+		for _, p := range problems(err) {
+			fmt.Fprintf(a.stderr, "  %s\n", p)
+		}
+		return &exitError{code: exitConfig, err: errReported}
+	}
+	fmt.Fprintf(a.stdout, "# %s is valid: %d channel(s). Effective settings, secrets hidden:\n", f.config, cfg.Channels())
+	return cfg.Encode(a.stdout)
+}
+
+// problems lists the lines of a config error without the "config: FILE is
+// invalid" prefix that check-config prints itself.
+func problems(err error) []string {
+	var out []string
+	for _, l := range strings.Split(err.Error(), "\n") {
+		if l = strings.TrimSpace(l); l == "" || strings.HasSuffix(l, " is invalid:") {
+			continue
+		}
+		out = append(out, strings.TrimPrefix(l, "config: "))
+	}
+	if len(out) == 0 {
+		out = append(out, errors.Unwrap(err).Error())
+	}
+	return out
+}
+
+// defaultConfig is the config a run falls back to when the file is broken:
+// no channel, reports to the journal.
+func defaultConfig() *config.Config {
+	c := config.Default()
+	_ = c.Validate("")
+	return c
+}

@@ -1,0 +1,207 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/odoo-notify/odoo-notify/journal"
+	"github.com/odoo-notify/odoo-notify/report"
+)
+
+// journalFlags are the options of the commands that read a journal.
+type journalFlags struct {
+	files []string
+	dir   string
+}
+
+func (j *journalFlags) register(f *flags) {
+	f.Func("journal-file", "read this journal `file` instead of the system's (repeatable)", func(s string) error {
+		j.files = append(j.files, s)
+		return nil
+	})
+	f.StringVar(&j.dir, "journal-dir", "", "read the journal files in this `dir` instead of the system's")
+}
+
+func (j *journalFlags) offline() bool { return len(j.files) > 0 || j.dir != "" }
+
+func (j *journalFlags) open() (*journal.Journal, error) {
+	switch {
+	case len(j.files) > 0 && j.dir != "":
+		return nil, usageErr("give --journal-file or --journal-dir, not both")
+	case len(j.files) > 0:
+		return journal.OpenFiles(j.files)
+	case j.dir != "":
+		return journal.OpenDir(j.dir)
+	}
+	return journal.OpenSystem()
+}
+
+// historyWindow is how far back systemd's messages about the unit are read
+// to rebuild a crash loop's history.
+const historyWindow = time.Hour
+
+// buildReport gathers the facts about unit's failed run and builds the
+// report. It always returns a report: every source that fails is said in
+// the report and the log, and the next source is tried.
+func (a *app) buildReport(ctx context.Context, unit string, jf journalFlags) (*report.Report, error) {
+	rep := &report.Report{
+		Host:    a.hostname(),
+		Unit:    unit,
+		Created: a.now(),
+	}
+
+	j, jerr := jf.open()
+	if jerr != nil {
+		var ee *exitError
+		if errors.As(jerr, &ee) {
+			return nil, jerr
+		}
+		a.log.Error("cannot read the journal", "unit", unit, "error", jerr)
+		rep.LinesProblem = "journal not readable: " + jerr.Error()
+	} else {
+		defer j.Close()
+	}
+
+	// systemd's own messages about the unit: the last resort for the state
+	// and the history of a crash loop.
+	var events []journal.Entry
+	if j != nil {
+		var err error
+		// An offline journal is read as of its own end, not of now.
+		since := a.now().Add(-historyWindow)
+		if jf.offline() {
+			since = time.Time{}
+		}
+		events, err = j.Events(unit, since, 500)
+		if err != nil {
+			a.log.Warn("cannot read systemd's messages about the unit", "unit", unit, "error", err)
+		}
+	}
+
+	st, ok := a.unitState(ctx, unit, jf, events)
+	if ok {
+		rep.InvocationID = st.InvocationID
+		rep.Result = st.Result
+		rep.ExitCode = st.ExitCode
+		rep.ExitStatus = st.ExitStatus
+		rep.NRestarts = st.NRestarts
+		rep.StartedAt = st.StartedAt
+		rep.ExitedAt = st.ExitedAt
+		rep.StateSource = st.Source
+	} else {
+		rep.Problems = append(rep.Problems, "the unit's state could not be learned: no MONITOR_* environment, no D-Bus, no systemd messages about it in the journal")
+	}
+
+	if j != nil {
+		lines, err := j.RunLines(unit, rep.InvocationID, a.cfg.General.JournalLines)
+		switch {
+		case err != nil:
+			a.log.Error("cannot read the failed run's journal lines", "unit", unit, "error", err)
+			rep.LinesProblem = "journal not readable: " + err.Error()
+		case len(lines) == 0 && rep.InvocationID != "":
+			rep.LinesProblem = "the journal holds no lines of invocation " + rep.InvocationID
+		case len(lines) == 0:
+			rep.LinesProblem = "the journal holds no lines of " + unit
+		}
+		rep.Lines = toLines(lines)
+		rep.LogSource = "journal"
+		for _, c := range journal.Crashes(events) {
+			rep.Crashes = append(rep.Crashes, report.Crash(c))
+		}
+		if len(rep.Crashes) < 2 {
+			rep.Crashes = nil // one crash is this one: no history to tell
+		}
+	}
+	rep.Summary = summary(rep)
+	return rep, nil
+}
+
+// unitState asks, in order: the MONITOR_* variables systemd >= 251 gives an
+// OnFailure= handler; the unit's D-Bus properties (not for an offline
+// journal: they would describe this machine's unit, not the journal's);
+// systemd's own journal messages about the unit.
+func (a *app) unitState(ctx context.Context, unit string, jf journalFlags, events []journal.Entry) (journal.State, bool) {
+	if st, ok := journal.StateFromEnv(unit, a.getenv); ok {
+		return st, true
+	}
+	a.log.Info("no MONITOR_* environment for the unit (systemd < 251, or not started by OnFailure=)", "unit", unit)
+	if !jf.offline() {
+		dctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+		st, err := journal.StateFromDBus(dctx, unit)
+		cancel()
+		if err == nil {
+			return st, true
+		}
+		a.log.Info("unit state not available over D-Bus, reading systemd's journal messages", "unit", unit, "error", err)
+	}
+	return journal.StateFromEvents(unit, events)
+}
+
+func toLines(entries []journal.Entry) []report.Line {
+	lines := make([]report.Line, len(entries))
+	for i, e := range entries {
+		lines[i] = report.Line{Time: e.Time, Priority: e.Priority, Message: e.Message}
+	}
+	return lines
+}
+
+// summary is the sentence a person reads first.
+func summary(r *report.Report) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s on %s %s", r.Unit, r.Host, describe(r))
+	if r.NRestarts > 0 && r.Result != "start-limit-hit" {
+		fmt.Fprintf(&b, " after %d restart(s)", r.NRestarts)
+	}
+	b.WriteString(".")
+	if r.Result == "start-limit-hit" {
+		b.WriteString(" systemd stopped restarting it: it crashed too often. Fix the cause, then `systemctl reset-failed " + r.Unit + "` and start it.")
+	}
+	return b.String()
+}
+
+func describe(r *report.Report) string {
+	switch r.Result {
+	case "start-limit-hit":
+		if r.NRestarts > 0 {
+			return fmt.Sprintf("hit its start limit after %d restarts", r.NRestarts)
+		}
+		return "hit its start limit"
+	case "watchdog":
+		return "stopped answering its watchdog and was killed"
+	case "timeout":
+		return "timed out"
+	case "oom-kill":
+		return "was killed by the out-of-memory killer"
+	case "resources":
+		return "could not be started (missing resources: a file, a user, a directory)"
+	case "core-dump":
+		return "crashed and dumped core (signal " + r.ExitStatus + ")"
+	}
+	switch r.ExitCode {
+	case "killed":
+		return "was killed by signal " + r.ExitStatus
+	case "dumped":
+		return "crashed and dumped core (signal " + r.ExitStatus + ")"
+	case "exited":
+		return "exited with status " + r.ExitStatus
+	}
+	if r.Result != "" {
+		return "failed (" + r.Result + ")"
+	}
+	return "failed"
+}
+
+func (a *app) hostname() string {
+	if a.cfg != nil && a.cfg.General.Hostname != "" {
+		return a.cfg.General.Hostname
+	}
+	h, err := os.Hostname()
+	if err != nil {
+		return "unknown-host"
+	}
+	return h
+}

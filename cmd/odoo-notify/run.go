@@ -1,0 +1,229 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/odoo-notify/odoo-notify/config"
+	"github.com/odoo-notify/odoo-notify/journal"
+)
+
+// Exit codes, as sysexits(3) has them.
+const (
+	exitOK          = 0
+	exitFailure     = 1
+	exitUsage       = 64 // EX_USAGE
+	exitUnavailable = 69 // EX_UNAVAILABLE: a channel failed for good
+	exitTempFail    = 75 // EX_TEMPFAIL: try again later (the outbox holds it)
+	exitConfig      = 78 // EX_CONFIG
+)
+
+// exitError carries an exit code with its cause.
+type exitError struct {
+	code int
+	err  error
+}
+
+func (e *exitError) Error() string { return e.err.Error() }
+func (e *exitError) Unwrap() error { return e.err }
+
+// errReported marks an error that was already written out in full (the
+// per-channel summary, check-config's problem list): main prints nothing more.
+var errReported = errors.New("reported")
+
+func withCode(code int, err error) error {
+	if err == nil {
+		return nil
+	}
+	return &exitError{code: code, err: err}
+}
+
+func usageErr(format string, args ...any) error {
+	return &exitError{code: exitUsage, err: fmt.Errorf(format+" (see odoo-notify help)", args...)}
+}
+
+func exitCode(err error) int {
+	if err == nil {
+		return exitOK
+	}
+	var ee *exitError
+	if errors.As(err, &ee) {
+		return ee.code
+	}
+	return exitFailure
+}
+
+const usage = `odoo-notify: tell a person when a systemd service failed
+
+Usage:
+  odoo-notify dispatch UNIT    report UNIT's failed run (what OnFailure= runs)
+  odoo-notify test [--channel NAME]
+                               send a test report through every channel (or one)
+  odoo-notify preview UNIT [--format text|json]
+                               build the report dispatch would send; send nothing
+  odoo-notify flush            redeliver what waits in the outbox
+  odoo-notify check-config     validate the config file and print it, secrets hidden
+  odoo-notify enable UNIT      make UNIT report its failures (a drop-in with OnFailure=)
+  odoo-notify disable UNIT     remove that drop-in
+  odoo-notify version
+
+Every command takes --config FILE (default /etc/odoo-notify/config.toml).
+dispatch, preview and test take --journal-file FILE (repeatable) and
+--journal-dir DIR to read an offline journal instead of the system's.
+`
+
+// app is what every subcommand shares: where output goes, the logger, the
+// config, and the clock and environment, so tests can replace them.
+type app struct {
+	stdout, stderr io.Writer
+	log            *slog.Logger
+	getenv         func(string) string
+	now            func() time.Time
+
+	configPath  string
+	configGiven bool
+	cfg         *config.Config
+}
+
+// run is the whole program without os.Exit: main and the tests call it.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	a := &app{
+		stdout: stdout,
+		stderr: stderr,
+		log:    newLogger(stderr),
+		getenv: os.Getenv,
+		now:    time.Now,
+	}
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return &exitError{code: exitUsage, err: errReported}
+	}
+	cmd, rest := args[0], args[1:]
+	switch cmd {
+	case "dispatch":
+		return runDispatch(ctx, a, rest)
+	case "test":
+		return runTest(ctx, a, rest)
+	case "preview":
+		return runPreview(ctx, a, rest)
+	case "flush":
+		return runFlush(ctx, a, rest)
+	case "check-config":
+		return runCheckConfig(ctx, a, rest)
+	case "enable":
+		return runEnable(ctx, a, rest)
+	case "disable":
+		return runDisable(ctx, a, rest)
+	case "version", "--version":
+		return runVersion(ctx, a, rest)
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usage)
+		return nil
+	}
+	return usageErr("unknown command %q", cmd)
+}
+
+// newLogger writes text to stderr. Under systemd, stderr is the journal,
+// which stamps each line itself: the time attribute would only repeat it.
+func newLogger(w io.Writer) *slog.Logger {
+	dropTime := w == io.Writer(os.Stderr) && journal.StderrIsJournalStream()
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{
+		ReplaceAttr: func(groups []string, a slog.Attr) slog.Attr {
+			if dropTime && len(groups) == 0 && a.Key == slog.TimeKey {
+				return slog.Attr{}
+			}
+			return a
+		},
+	}))
+}
+
+// flags builds a FlagSet for one subcommand with the options every command
+// shares. Parse errors are usage errors (exit 64).
+type flags struct {
+	*flag.FlagSet
+	config string
+}
+
+func newFlags(a *app, name string) *flags {
+	fs := flag.NewFlagSet("odoo-notify "+name, flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	f := &flags{FlagSet: fs}
+	fs.StringVar(&f.config, "config", config.DefaultPath, "the config `file`")
+	return f
+}
+
+// parse accepts flags before and after the positional arguments
+// ("preview odoo.service --format json") and returns the positionals.
+func (f *flags) parse(args []string) ([]string, error) {
+	var pos []string
+	for {
+		if err := f.Parse(args); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				return nil, usageErr("%s: flags: %s", f.Name(), f.flagList())
+			}
+			return nil, usageErr("%s: %v", f.Name(), err)
+		}
+		args = f.Args()
+		if len(args) == 0 {
+			return pos, nil
+		}
+		if args[0] == "--" {
+			return append(pos, args[1:]...), nil
+		}
+		pos = append(pos, args[0])
+		args = args[1:]
+	}
+}
+
+func (f *flags) flagList() string {
+	var names []string
+	f.VisitAll(func(fl *flag.Flag) { names = append(names, "--"+fl.Name) })
+	return strings.Join(names, " ")
+}
+
+// loadConfig reads the config file. A missing file at the default path is
+// not an error: built-in defaults (no channel, reports to the journal) make
+// a fresh install work before anyone edits anything. An explicitly named
+// file must exist.
+func (a *app) loadConfig(f *flags) error {
+	a.configPath = f.config
+	f.Visit(func(fl *flag.Flag) {
+		if fl.Name == "config" {
+			a.configGiven = true
+		}
+	})
+	cfg, err := config.Load(a.configPath, a.getenv("CREDENTIALS_DIRECTORY"))
+	if err != nil && !a.configGiven && errors.Is(err, os.ErrNotExist) {
+		a.log.Warn("no config file: using defaults, reports go to the journal", "path", a.configPath)
+		cfg, err = config.Default(), nil
+		if verr := cfg.Validate(""); verr != nil {
+			err = verr
+		}
+	}
+	a.cfg = cfg
+	return withCode(exitConfig, err)
+}
+
+// httpClient is the one HTTP client of a run: bounded dials and TLS
+// handshakes; each request's whole time is bounded by its context.
+func httpClient() *http.Client {
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.DialContext = (&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}).DialContext
+	t.TLSHandshakeTimeout = 10 * time.Second
+	t.ResponseHeaderTimeout = 20 * time.Second
+	return &http.Client{
+		Transport: t,
+		// A webhook that redirects is misconfigured; following it would
+		// send the report (and its signature) somewhere nobody chose.
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}
+}
