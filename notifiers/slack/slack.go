@@ -28,6 +28,12 @@ func New(c config.Slack, client *http.Client) *Notifier {
 	return &Notifier{url: c.WebhookURL, client: client}
 }
 
+// String names the webhook by its host alone, so that printing a Notifier
+// (%v, %+v) never shows the key.
+func (n *Notifier) String() string {
+	return "slack webhook " + notifiers.RedactURL(n.url.Reveal())
+}
+
 // Notify posts r. It returns retry=true for answers that may go away (429,
 // 5xx, network errors); a 429 carries Slack's Retry-After.
 func (n *Notifier) Notify(ctx context.Context, r *report.Report) (retry bool, err error) {
