@@ -6,11 +6,12 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/odoo-notify/odoo-notify/internal/testenv"
 )
 
 // cli runs the program as main does, through run, with the environment
@@ -38,39 +39,7 @@ func writeFile(t *testing.T, dir, name, text string) string {
 	return p
 }
 
-// entry is one journal entry in export format.
-type entry map[string]string
-
-// writeJournal makes a real journal file from entries with
-// systemd-journal-remote, as journald would have written it.
-func writeJournal(t *testing.T, entries []entry) string {
-	t.Helper()
-	const remote = "/lib/systemd/systemd-journal-remote"
-	if _, err := os.Stat(remote); err != nil {
-		t.Fatalf("%s is missing: apt-get install systemd-journal-remote (scripts/deps does)", remote)
-	}
-	var b bytes.Buffer
-	base := time.Date(2026, 11, 25, 10, 0, 0, 0, time.UTC)
-	for i, e := range entries {
-		ts := base.Add(time.Duration(i) * time.Second)
-		fmt.Fprintf(&b, "__CURSOR=s=0;i=%d\n__REALTIME_TIMESTAMP=%d\n__MONOTONIC_TIMESTAMP=%d\n_BOOT_ID=0b0e1f2a3b4c5d6e7f8091a2b3c4d5e6\n_MACHINE_ID=1c2d3e4f5a6b7c8d9e0f1a2b3c4d5e6f\n_HOSTNAME=erp1\n",
-			i+1, ts.UnixMicro(), int64(i+1)*1_000_000)
-		if _, ok := e["PRIORITY"]; !ok {
-			b.WriteString("PRIORITY=6\n")
-		}
-		for k, v := range e {
-			fmt.Fprintf(&b, "%s=%s\n", k, v)
-		}
-		b.WriteString("\n")
-	}
-	out := filepath.Join(t.TempDir(), "system.journal")
-	cmd := exec.Command(remote, "-o", out, "-")
-	cmd.Stdin = &b
-	if msg, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("systemd-journal-remote: %v\n%s", err, msg)
-	}
-	return out
-}
+type entry = testenv.Entry
 
 const (
 	failedRun  = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
@@ -95,7 +64,7 @@ func interleaved(t *testing.T) string {
 	other := func(msg string) entry {
 		return entry{"_SYSTEMD_UNIT": "nginx.service", "_SYSTEMD_INVOCATION_ID": "cccccccccccccccccccccccccccccccc", "_TRANSPORT": "stdout", "MESSAGE": msg}
 	}
-	return writeJournal(t, []entry{
+	return testenv.WriteJournal(t, []entry{
 		systemdLine(earlierRun, "Started odoo.service - Odoo.", "MESSAGE_ID", "39f53479d3a045ac8e11786248231fbf"),
 		odooLine(earlierRun, "earlier run: serving on 8069"),
 		other("nginx: GET /web 200"),
