@@ -91,7 +91,9 @@ func Render(r *report.Report) slack.WebhookMessage {
 	add(strings.Join(notes, "\n"))
 
 	shown, code := logExcerpt(r.Lines)
-	add(logHeading(r, shown))
+	if !r.Test || len(r.Lines) > 0 || r.LinesProblem != "" {
+		add(logHeading(r, shown))
+	}
 	for _, c := range code {
 		blocks = append(blocks, slack.NewSectionBlock(text(c), nil, nil))
 	}

@@ -11,6 +11,8 @@ import (
 	"fmt"
 	"net/http"
 
+	"github.com/slack-go/slack"
+
 	"github.com/odoo-notify/odoo-notify/config"
 	"github.com/odoo-notify/odoo-notify/notifiers"
 	"github.com/odoo-notify/odoo-notify/report"
@@ -37,7 +39,13 @@ func (n *Notifier) String() string {
 // Notify posts r. It returns retry=true for answers that may go away (429,
 // 5xx, network errors); a 429 carries Slack's Retry-After.
 func (n *Notifier) Notify(ctx context.Context, r *report.Report) (retry bool, err error) {
-	body, err := json.Marshal(Render(r))
+	m := Render(r)
+	// Only what an incoming webhook reads: WebhookMessage would also send
+	// replace_original and delete_original, which belong to response_url.
+	body, err := json.Marshal(struct {
+		Text   string        `json:"text"`
+		Blocks *slack.Blocks `json:"blocks"`
+	}{m.Text, m.Blocks})
 	if err != nil {
 		return false, fmt.Errorf("slack: encode message: %w", err)
 	}

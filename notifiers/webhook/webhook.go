@@ -80,6 +80,12 @@ func New(c config.Webhook, client *http.Client) (*Notifier, error) {
 	return n, nil
 }
 
+// String names the endpoint by its host alone, so that printing a Notifier
+// (%v, %+v) never shows the URL's key, a header or the signing key.
+func (n *Notifier) String() string {
+	return "webhook " + notifiers.RedactURL(n.url.Reveal())
+}
+
 // Notify posts r.JSON(). It returns retry=true for answers that may go away
 // (408, 429, 5xx, network errors); a 429 carries the server's Retry-After.
 func (n *Notifier) Notify(ctx context.Context, r *report.Report) (retry bool, err error) {
