@@ -54,7 +54,8 @@ func (e *RetryAfterError) Unwrap() error { return e.Err }
 
 // Result is the outcome of one channel's delivery.
 type Result struct {
-	Channel  Channel
+	Channel Channel
+	// Err is the channel's last error; Join tags it with the channel.
 	Err      error
 	Attempts int
 	Duration time.Duration
@@ -182,9 +183,6 @@ func (d *Dispatcher) Deliver(ctx context.Context, ch Channel, r *report.Report) 
 		backoff = min(backoff*2, p.Max)
 	}
 	res.Duration = time.Since(start)
-	if res.Err != nil {
-		res.Err = fmt.Errorf("%s: %w", ch, res.Err)
-	}
 	return res
 }
 
@@ -194,7 +192,7 @@ func Join(results []Result) error {
 	var errs []error
 	for _, r := range results {
 		if r.Err != nil {
-			errs = append(errs, r.Err)
+			errs = append(errs, fmt.Errorf("%s: %w", r.Channel, r.Err))
 		}
 	}
 	return errors.Join(errs...)

@@ -85,8 +85,8 @@ func TestDeliverRetryPolicy(t *testing.T) {
 				t.Errorf("not delivered: %v", res.Err)
 			case tt.wantErr != "" && (res.Err == nil || !strings.Contains(res.Err.Error(), tt.wantErr)):
 				t.Errorf("error = %v, want it to say %q", res.Err, tt.wantErr)
-			case tt.wantErr != "" && !strings.HasPrefix(res.Err.Error(), "email ops: "):
-				t.Errorf("error %q does not name its channel", res.Err)
+			case tt.wantErr != "" && !strings.HasPrefix(Join([]Result{res}).Error(), "email ops: "):
+				t.Errorf("Join(%q) does not name its channel", res.Err)
 			}
 			if res.Retry != tt.wantRetry {
 				t.Errorf("retry = %v, want %v", res.Retry, tt.wantRetry)

@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"slices"
 
@@ -16,7 +17,7 @@ import (
 // buildChannels turns the config's channels into notifiers, in file order:
 // email, then slack, then webhook. only, when set, keeps the one channel of
 // that name.
-func buildChannels(cfg *config.Config, client *http.Client, only string) ([]notifiers.Channel, error) {
+func buildChannels(cfg *config.Config, client *http.Client, log *slog.Logger, only string) ([]notifiers.Channel, error) {
 	var chs []notifiers.Channel
 	var errs []error
 	for _, c := range cfg.Email {
@@ -25,6 +26,7 @@ func buildChannels(cfg *config.Config, client *http.Client, only string) ([]noti
 			errs = append(errs, fmt.Errorf("email %s: %w", c.Name, err))
 			continue
 		}
+		n.Log = log.With("channel", "email "+c.Name)
 		chs = append(chs, notifiers.Channel{Kind: "email", Name: c.Name, Notifier: n, Timeout: c.Timeout.Duration})
 	}
 	for _, c := range cfg.Slack {

@@ -37,7 +37,7 @@ func runDispatch(ctx context.Context, a *app, args []string) error {
 		fmt.Fprint(a.stderr, rep.Text())
 		return cfgErr
 	}
-	channels, err := buildChannels(a.cfg, httpClient(), "")
+	channels, err := buildChannels(a.cfg, httpClient(), a.log, "")
 	if err != nil {
 		fmt.Fprint(a.stderr, rep.Text())
 		return err

@@ -26,7 +26,7 @@ func runTest(ctx context.Context, a *app, args []string) error {
 	if err := a.loadConfig(f); err != nil {
 		return err
 	}
-	channels, err := buildChannels(a.cfg, httpClient(), *only)
+	channels, err := buildChannels(a.cfg, httpClient(), a.log, *only)
 	if err != nil {
 		return err
 	}
