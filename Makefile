@@ -1,5 +1,7 @@
-# odoo-notify: `make deb` builds the Debian package, `make demo` crashes a
-# stand-in Odoo under a real systemd and shows what each channel received.
+# odoo-notify: `make demo` crashes a stand-in Odoo under a real systemd and
+# shows what each channel received; `make test` runs every test; `make deb`
+# builds the Debian package. demo and test install what is missing first
+# (scripts/deps).
 
 VERSION    ?= $(shell packaging/version.sh)
 MAINTAINER ?= odoo-notify maintainers <maintainers@odoo-notify.org>
@@ -13,7 +15,16 @@ DEB   := $(DIST)/odoo-notify_$(VERSION)_amd64.deb
 GOBUILD := CGO_ENABLED=1 go build -trimpath -buildmode=pie \
 	-ldflags "-s -w -linkmode=external -extldflags '-Wl,-z,relro,-z,now' -X main.version=$(VERSION)"
 
-.PHONY: build deb lint-deb e2e demo clean FORCE
+.PHONY: deps test build deb lint-deb e2e demo clean FORCE
+
+deps:
+	scripts/deps
+
+# Every test, the end-to-end test under a real systemd included.
+test: deps
+	go vet ./...
+	go test -race -timeout 60m ./...
+
 
 build: $(STAGE)/odoo-notify
 
@@ -44,7 +55,7 @@ e2e:
 	go test -count=1 -timeout 30m -v ./packaging/e2e/
 
 # Crash the stand-in Odoo once and print what each channel received.
-demo:
+demo: deps
 	go run ./packaging/e2e/demo
 
 clean:
