@@ -1,0 +1,480 @@
+// Package journal is odoo-notify's boundary with systemd: it reads the failed
+// run's lines and systemd's own messages from the journal (sd-journal through
+// cgo), and the failed unit's state from the OnFailure= environment, from
+// systemd over D-Bus, or, when neither is there, from systemd's journal
+// messages.
+//
+// It is the only package that needs cgo and libsystemd (headers to build,
+// libsystemd.so.0 at run time), so the rest of odoo-notify builds and tests
+// without them.
+//
+// Every read seeks from the tail of the journal through sd-journal's field
+// indexes: the cost of a read depends on how many entries it returns, not on
+// how big the journal is. See sd_journal_open(3), sd_journal_add_match(3) and
+// systemd.journal-fields(7).
+package journal
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"os/user"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strconv"
+	"sync"
+	"syscall"
+	"time"
+	"unicode/utf8"
+
+	"github.com/coreos/go-systemd/v22/sdjournal"
+)
+
+// MaxMessage is the most of one MESSAGE an Entry holds. A service can log a
+// line of many megabytes (a dumped request body, a base64 attachment); a crash
+// report needs its start, and a mail server rejects the whole.
+const MaxMessage = 64 << 10
+
+// CutMark ends a Message that was cut to MaxMessage bytes.
+const CutMark = "… [cut]"
+
+// Field names read from the journal. See systemd.journal-fields(7).
+const (
+	fieldMessage             = "MESSAGE"
+	fieldPriority            = "PRIORITY"
+	fieldTransport           = "_TRANSPORT"
+	fieldMessageID           = "MESSAGE_ID"
+	fieldUnit                = "UNIT"
+	fieldInvocationID        = "INVOCATION_ID"
+	fieldSystemdUnit         = "_SYSTEMD_UNIT"
+	fieldSystemdInvocationID = "_SYSTEMD_INVOCATION_ID"
+	fieldUnitResult          = "UNIT_RESULT"
+	fieldExitCode            = "EXIT_CODE"
+	fieldExitStatus          = "EXIT_STATUS"
+	fieldNRestarts           = "N_RESTARTS"
+	fieldSyslogIdentifier    = "SYSLOG_IDENTIFIER"
+	fieldPID                 = "_PID"
+)
+
+// extraFields are the fields kept in Entry.Fields: the ones that say which
+// run an entry belongs to and what systemd concluded about it. Keeping only
+// these bounds the memory of an entry whatever else a service attaches.
+var extraFields = []string{
+	fieldMessageID, fieldUnit, fieldInvocationID, fieldSystemdUnit,
+	fieldSystemdInvocationID, fieldUnitResult, fieldExitCode, fieldExitStatus,
+	fieldNRestarts, fieldSyslogIdentifier, fieldPID,
+}
+
+// defaultPriority is what journald assumes for a line without PRIORITY
+// (info), as journalctl does.
+const defaultPriority = 6
+
+// Entry is one journal entry.
+type Entry struct {
+	Time     time.Time // __REALTIME_TIMESTAMP
+	Priority int       // PRIORITY, 6 (info) when missing
+	// Message is MESSAGE as stored: bytes that are not UTF-8 are kept as they
+	// are. A longer message is cut to MaxMessage bytes and ends with CutMark.
+	Message   string
+	Transport string // _TRANSPORT: kernel, stdout, journal, syslog, ...
+	// Fields holds the entry's MESSAGE_ID, UNIT, INVOCATION_ID,
+	// _SYSTEMD_UNIT, _SYSTEMD_INVOCATION_ID, UNIT_RESULT, EXIT_CODE,
+	// EXIT_STATUS, N_RESTARTS, SYSLOG_IDENTIFIER and _PID, where present.
+	Fields map[string]string
+}
+
+// ErrNoAccess is returned (wrapped, test with errors.Is) when journal files
+// exist but this user may not read them. sd-journal skips the files it
+// cannot open and reads the rest (journalctl warns from a check of its own),
+// so without this check a permission problem would look like a unit that
+// logged nothing.
+var ErrNoAccess = errors.New("journal not readable by this user")
+
+// System journal locations, persistent and volatile. See
+// systemd-journald.service(8).
+var systemDirs = []string{"/var/log/journal", "/run/log/journal"}
+
+// Journal reads one set of journal files. It is safe for concurrent use;
+// reads are serialised because sd-journal keeps one read position.
+type Journal struct {
+	mu sync.Mutex
+	sd *sdjournal.Journal
+}
+
+// OpenSystem opens this machine's journal, as journalctl does without
+// options.
+func OpenSystem() (*Journal, error) {
+	const op = "journal: open system journal"
+	found := 0
+	for _, dir := range systemDirs {
+		n, err := checkDir(dir)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", op, err)
+		}
+		found += n
+	}
+	if found == 0 {
+		return nil, fmt.Errorf("%s: no journal files in %s or %s: is systemd-journald running? (use --journal-dir or --journal-file to read saved journals)",
+			op, systemDirs[0], systemDirs[1])
+	}
+	sd, err := sdjournal.NewJournal()
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", op, noAccess("", err))
+	}
+	return newJournal(op, sd)
+}
+
+// OpenFiles opens the given journal files (--journal-file).
+func OpenFiles(paths []string) (*Journal, error) {
+	const op = "journal: open files"
+	if len(paths) == 0 {
+		return nil, fmt.Errorf("%s: no file given", op)
+	}
+	for _, p := range paths {
+		if err := checkFile(p); err != nil {
+			return nil, fmt.Errorf("%s: %w", op, err)
+		}
+	}
+	sd, err := sdjournal.NewJournalFromFiles(paths...)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", op, noAccess("", err))
+	}
+	return newJournal(op, sd)
+}
+
+// OpenDir opens the journal files in dir and in its machine-id
+// subdirectories (--journal-dir), as journalctl --directory does.
+func OpenDir(dir string) (*Journal, error) {
+	const op = "journal: open directory"
+	n, err := checkDir(dir)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", op, err)
+	}
+	if n == 0 {
+		if _, err := os.Stat(dir); err != nil {
+			return nil, fmt.Errorf("%s: %w", op, err)
+		}
+		return nil, fmt.Errorf("%s: no *.journal files in %s: give the directory that holds them", op, dir)
+	}
+	sd, err := sdjournal.NewJournalFromDir(dir)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", op, noAccess("", err))
+	}
+	return newJournal(op, sd)
+}
+
+func newJournal(op string, sd *sdjournal.Journal) (*Journal, error) {
+	// A hint to sd-journal to read (and decompress) no more of a field than
+	// a report keeps; one byte more tells a cut message from one that fits.
+	if err := sd.SetDataThreshold(uint64(len(fieldMessage) + 1 + MaxMessage + 1)); err != nil {
+		sd.Close()
+		return nil, fmt.Errorf("%s: %w", op, err)
+	}
+	return &Journal{sd: sd}, nil
+}
+
+// Close releases the journal files.
+func (j *Journal) Close() error {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	if j.sd == nil {
+		return nil
+	}
+	err := j.sd.Close()
+	j.sd = nil
+	if err != nil {
+		return fmt.Errorf("journal: close: %w", err)
+	}
+	return nil
+}
+
+// RunLines returns the last n entries of one run of unit, in time order:
+// entries with _SYSTEMD_INVOCATION_ID=id (the service's output) or
+// INVOCATION_ID=id (systemd's messages about the run). With id == "", the
+// unit's most recent n entries (_SYSTEMD_UNIT=unit or UNIT=unit).
+func (j *Journal) RunLines(unit, id string, n int) ([]Entry, error) {
+	op := fmt.Sprintf("journal: read lines of %s", unit)
+	var groups [][]string
+	if id != "" {
+		op += " run " + id
+		groups = [][]string{{fieldSystemdInvocationID + "=" + id}, {fieldInvocationID + "=" + id}}
+	} else {
+		if unit == "" {
+			return nil, fmt.Errorf("journal: read lines: no unit and no invocation id given")
+		}
+		groups = [][]string{{fieldSystemdUnit + "=" + unit}, {fieldUnit + "=" + unit}}
+	}
+	entries, err := j.tail(groups, time.Time{}, time.Time{}, n)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", op, err)
+	}
+	return entries, nil
+}
+
+// Events returns systemd's own messages about unit (UNIT=unit, written by
+// PID 1 or with SYSLOG_IDENTIFIER=systemd), oldest first: the newest max
+// of those not older than since. StateFromEvents and Crashes read them.
+func (j *Journal) Events(unit string, since time.Time, max int) ([]Entry, error) {
+	if unit == "" {
+		return nil, fmt.Errorf("journal: read systemd events: no unit given")
+	}
+	groups := [][]string{
+		{fieldUnit + "=" + unit, fieldPID + "=1"},
+		{fieldUnit + "=" + unit, fieldSyslogIdentifier + "=systemd"},
+	}
+	entries, err := j.tail(groups, since, time.Time{}, max)
+	if err != nil {
+		return nil, fmt.Errorf("journal: read systemd events of %s: %w", unit, err)
+	}
+	return entries, nil
+}
+
+// Kernel returns kernel messages (_TRANSPORT=kernel, where the OOM killer
+// writes) from since to until inclusive, oldest first: the newest max of
+// them. A zero until means up to the newest entry.
+func (j *Journal) Kernel(since, until time.Time, max int) ([]Entry, error) {
+	entries, err := j.tail([][]string{{fieldTransport + "=kernel"}}, since, until, max)
+	if err != nil {
+		return nil, fmt.Errorf("journal: read kernel messages: %w", err)
+	}
+	return entries, nil
+}
+
+// tail returns, oldest first, the newest max entries that match any of
+// groups (each group a conjunction of FIELD=value matches) and lie between
+// since and until (zero: unbounded). It walks backwards from the tail, or
+// from until, so it reads only what it returns plus one entry.
+func (j *Journal) tail(groups [][]string, since, until time.Time, max int) ([]Entry, error) {
+	if max <= 0 {
+		return nil, nil
+	}
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	if j.sd == nil {
+		return nil, errors.New("journal is closed")
+	}
+	sd := j.sd
+	sd.FlushMatches()
+	defer sd.FlushMatches()
+	for i, group := range groups {
+		if i > 0 {
+			if err := sd.AddDisjunction(); err != nil {
+				return nil, err
+			}
+		}
+		for _, m := range group {
+			if err := sd.AddMatch(m); err != nil {
+				return nil, fmt.Errorf("match %q: %w", m, err)
+			}
+		}
+	}
+	if until.IsZero() {
+		if err := sd.SeekTail(); err != nil {
+			return nil, err
+		}
+	} else {
+		// The entry at until itself is wanted: seek just past it.
+		if err := sd.SeekRealtimeUsec(usec(until) + 1); err != nil {
+			return nil, err
+		}
+	}
+	var out []Entry
+	for len(out) < max {
+		moved, err := sd.Previous()
+		if err != nil {
+			return nil, noAccess("", err)
+		}
+		if moved == 0 {
+			break
+		}
+		e, err := read(sd)
+		if err != nil {
+			return nil, err
+		}
+		if !until.IsZero() && e.Time.After(until) {
+			continue
+		}
+		if !since.IsZero() && e.Time.Before(since) {
+			break
+		}
+		out = append(out, e)
+	}
+	slices.Reverse(out)
+	return out, nil
+}
+
+func usec(t time.Time) uint64 {
+	if t.Before(time.Unix(0, 0)) {
+		return 0
+	}
+	return uint64(t.UnixMicro())
+}
+
+// read returns the entry at sd's read position.
+func read(sd *sdjournal.Journal) (Entry, error) {
+	us, err := sd.GetRealtimeUsec()
+	if err != nil {
+		return Entry{}, err
+	}
+	e := Entry{
+		Time:     time.UnixMicro(int64(us)),
+		Priority: defaultPriority,
+		Fields:   make(map[string]string, 4),
+	}
+	msg, ok, err := value(sd, fieldMessage)
+	if err != nil {
+		return Entry{}, err
+	}
+	if ok {
+		e.Message = cut(msg)
+	}
+	if p, ok, err := value(sd, fieldPriority); err != nil {
+		return Entry{}, err
+	} else if ok {
+		if n, err := strconv.Atoi(string(p)); err == nil && n >= 0 && n <= 7 {
+			e.Priority = n
+		}
+	}
+	if t, ok, err := value(sd, fieldTransport); err != nil {
+		return Entry{}, err
+	} else if ok {
+		e.Transport = string(t)
+	}
+	for _, f := range extraFields {
+		v, ok, err := value(sd, f)
+		if err != nil {
+			return Entry{}, err
+		}
+		if ok {
+			// These fields are short by nature; cut them too so that a
+			// program that abuses one cannot blow up a report.
+			e.Fields[f] = cut(v)
+		}
+	}
+	return e, nil
+}
+
+// value returns the value of field in the current entry; ok is false when
+// the entry has no such field. Values are raw bytes: journald stores fields
+// that are not UTF-8 (or hold control characters) as binary.
+func value(sd *sdjournal.Journal, field string) ([]byte, bool, error) {
+	d, err := sd.GetDataBytes(field)
+	if errors.Is(err, syscall.ENOENT) {
+		return nil, false, nil
+	}
+	if err != nil {
+		return nil, false, fmt.Errorf("read field %s: %w", field, err)
+	}
+	// sd-journal returns "FIELD=value".
+	if len(d) <= len(field) {
+		return nil, true, nil
+	}
+	return d[len(field)+1:], true, nil
+}
+
+// cut returns b as a string of at most MaxMessage bytes plus CutMark. It
+// cuts before a UTF-8 sequence that the cut would split, so that a text
+// message stays valid text.
+func cut(b []byte) string {
+	if len(b) <= MaxMessage {
+		return string(b)
+	}
+	n := MaxMessage
+	for i := 0; i < utf8.UTFMax && n > 0 && !utf8.RuneStart(b[n]); i++ {
+		n--
+	}
+	if !utf8.RuneStart(b[n]) {
+		// Not text: cut where the limit says.
+		n = MaxMessage
+	}
+	return string(b[:n]) + CutMark
+}
+
+// machineID matches the machine-id subdirectories that sd-journal reads
+// under a journal directory.
+var machineID = regexp.MustCompile(`^[0-9a-f]{32}$`)
+
+// checkDir returns how many journal files are under dir (dir itself and its
+// machine-id subdirectories, as sd_journal_open_directory reads them), and
+// an ErrNoAccess error when one of them, or a directory, cannot be read. A
+// missing dir holds no files.
+func checkDir(dir string) (int, error) {
+	found, err := checkOneDir(dir)
+	if err != nil || found < 0 {
+		return 0, err
+	}
+	entries, _ := os.ReadDir(dir)
+	for _, e := range entries {
+		if !e.IsDir() || !machineID.MatchString(e.Name()) {
+			continue
+		}
+		n, err := checkOneDir(filepath.Join(dir, e.Name()))
+		if err != nil {
+			return 0, err
+		}
+		found += max(n, 0)
+	}
+	return found, nil
+}
+
+// checkOneDir checks the journal files directly in dir; -1 when dir does
+// not exist.
+func checkOneDir(dir string) (int, error) {
+	entries, err := os.ReadDir(dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return -1, nil
+	}
+	if err != nil {
+		return 0, noAccess(dir, err)
+	}
+	found := 0
+	for _, e := range entries {
+		if e.IsDir() || !isJournalFile(e.Name()) {
+			continue
+		}
+		if err := checkFile(filepath.Join(dir, e.Name())); err != nil {
+			return 0, err
+		}
+		found++
+	}
+	return found, nil
+}
+
+func isJournalFile(name string) bool {
+	return filepath.Ext(name) == ".journal" || filepath.Ext(name) == ".journal~"
+}
+
+// checkFile opens path for reading, as sd-journal will, to tell "cannot
+// read" apart from "nothing logged".
+func checkFile(path string) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return noAccess(path, err)
+	}
+	f.Close()
+	return nil
+}
+
+// noAccess wraps err with ErrNoAccess and what to do about it when err is a
+// permission error; other errors it returns as they are.
+func noAccess(path string, err error) error {
+	if !isPermission(err) {
+		return err
+	}
+	who := "uid " + strconv.Itoa(os.Geteuid())
+	if u, uerr := user.LookupId(strconv.Itoa(os.Geteuid())); uerr == nil {
+		who = fmt.Sprintf("user %s (%s)", u.Username, who)
+	}
+	if path != "" {
+		return fmt.Errorf("%s: %w: add %s to group systemd-journal (SupplementaryGroups=systemd-journal in the unit) or make the files readable", path, ErrNoAccess, who)
+	}
+	return fmt.Errorf("%w: add %s to group systemd-journal (SupplementaryGroups=systemd-journal in the unit)", ErrNoAccess, who)
+}
+
+// isPermission decides whether err means "this user may not read it":
+// EACCES or EPERM, however wrapped.
+func isPermission(err error) bool {
+	return errors.Is(err, fs.ErrPermission) || errors.Is(err, syscall.EACCES) || errors.Is(err, syscall.EPERM)
+}
