@@ -300,6 +300,22 @@ func TestSMTPReplies(t *testing.T) {
 	}
 }
 
+// TestNotifyAcceptedThenCloseFails: once the server took the mail, a
+// failing RSET or QUIT must not make the report go out twice.
+func TestNotifyAcceptedThenCloseFails(t *testing.T) {
+	srv := serveSMTP(t, script{Rset: "421 4.4.2 closing connection"})
+	var log notifiertest.Log
+	n := newNotifier(t, channelConfig(srv.Port, "none"))
+	n.Log = log.Logger()
+	retry, err := n.Notify(context.Background(), sampleReport())
+	if err != nil || retry {
+		t.Fatalf("got retry=%v, %v; want the mail counted as sent", retry, err)
+	}
+	if !strings.Contains(log.String(), "mail accepted") || !strings.Contains(log.String(), "queued as 42") {
+		t.Errorf("log does not show the accepted mail and the server's answer:\n%s", log.String())
+	}
+}
+
 // TestNoSecret forces failures, some from a server that echoes the
 // credentials it got, and checks the password reaches no error and no log
 // line, through the Dispatcher as a run would use it.
@@ -321,6 +337,12 @@ func TestNoSecret(t *testing.T) {
 		}},
 		{name: "server echoes AUTH PLAIN as a 4xx", c: func() config.Email {
 			return channelConfig(serveSMTP(t, script{Auth: "454 4.7.0 retry later for %s"}).Port, "none")
+		}},
+		{name: "server echoes AUTH LOGIN", c: func() config.Email {
+			return channelConfig(serveSMTP(t, script{Mechs: "LOGIN", Auth: "535 5.7.8 bad credentials %s"}).Port, "none")
+		}},
+		{name: "server echoes the password decoded", c: func() config.Email {
+			return channelConfig(serveSMTP(t, script{Auth: "535 5.7.8 password " + password + " is wrong"}).Port, "none")
 		}},
 		{name: "server down", c: func() config.Email { return channelConfig(testenv.FreePort(t), "starttls") }},
 	}

@@ -19,6 +19,8 @@ type script struct {
 	Mail     string
 	Rcpt     string
 	Data     string // reply after the message's final dot
+	Rset     string
+	Mechs    string // AUTH mechanisms offered; default "PLAIN LOGIN"
 	Silent   bool   // accept the connection and say nothing
 }
 
@@ -113,7 +115,7 @@ func (srv *smtpServer) session(c net.Conn, s script) {
 		verb, arg, _ := strings.Cut(line, " ")
 		switch strings.ToUpper(verb) {
 		case "EHLO":
-			reply("250-test\r\n250-AUTH PLAIN LOGIN\r\n250-ENHANCEDSTATUSCODES\r\n250 8BITMIME")
+			reply("250-test\r\n250-AUTH %s\r\n250-ENHANCEDSTATUSCODES\r\n250 8BITMIME", or(s.Mechs, "PLAIN LOGIN"))
 		case "HELO":
 			reply("250 test")
 		case "AUTH":
@@ -143,7 +145,9 @@ func (srv *smtpServer) session(c net.Conn, s script) {
 				}
 			}
 			reply("%s", or(s.Data, "250 2.0.0 ok: queued as 42"))
-		case "RSET", "NOOP":
+		case "RSET":
+			reply("%s", or(s.Rset, "250 2.0.0 ok"))
+		case "NOOP":
 			reply("250 2.0.0 ok")
 		case "QUIT":
 			reply("221 2.0.0 bye")
