@@ -1,14 +1,305 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+
+	sddbus "github.com/coreos/go-systemd/v22/dbus"
 )
 
-func runEnable(context.Context, *app, []string) error {
-	return withCode(exitFailure, errors.New("enable: not built yet"))
+// systemUnitDir is where admins' drop-ins live (systemd.unit(5), "Unit File
+// Load Path"): files there override the packaged units and survive upgrades.
+const systemUnitDir = "/etc/systemd/system"
+
+// dropInName is the file enable writes inside UNIT.d/.
+const dropInName = "odoo-notify.conf"
+
+// dropInMarker opens every drop-in enable writes. The package's postrm looks
+// for it on purge, so it removes only what odoo-notify wrote.
+const dropInMarker = "# Written by odoo-notify enable"
+
+// enableOptions is what `odoo-notify enable` puts in the drop-in.
+type enableOptions struct {
+	unit           string
+	restart        bool
+	memoryMax      string
+	memoryHigh     string
+	oomScoreAdjust string
 }
 
-func runDisable(context.Context, *app, []string) error {
-	return withCode(exitFailure, errors.New("disable: not built yet"))
+// sizeRe is what systemd.resource-control(5) accepts for MemoryMax= and
+// MemoryHigh=: bytes with an optional K, M, G, T, P or E suffix (base 1024),
+// a percentage of physical memory, or "infinity".
+var sizeRe = regexp.MustCompile(`^([0-9]+(\.[0-9]+)?[KMGTPE]?|[0-9]+(\.[0-9]+)?%|infinity)$`)
+
+// unitRe is a unit name as systemd.unit(5) allows it, with its type suffix.
+var unitRe = regexp.MustCompile(`^[A-Za-z0-9:_.\\-]+(@[A-Za-z0-9:_.\\-]*)?\.(service|socket|device|mount|automount|swap|target|path|timer|slice|scope)$`)
+
+// unitName checks a unit name and, as systemctl does, takes a name without
+// a suffix for a service: "odoo" is odoo.service.
+func unitName(s string) (string, error) {
+	if s == "" {
+		return "", errors.New("the unit name is empty")
+	}
+	if !strings.Contains(s, ".") || !unitRe.MatchString(s) && unitRe.MatchString(s+".service") {
+		s += ".service"
+	}
+	if len(s) > 255 || !unitRe.MatchString(s) {
+		return "", fmt.Errorf("%q is not a unit name like odoo.service", s)
+	}
+	if strings.HasPrefix(s, "odoo-notify") {
+		return "", fmt.Errorf("%s is odoo-notify's own unit: a failing report handler must not start another one", s)
+	}
+	return s, nil
+}
+
+// dropIn renders the drop-in. OnFailure= names the handler with %n, so the
+// same file works for every instance of a template (systemd.unit(5),
+// Specifiers).
+func dropIn(o enableOptions) []byte {
+	var b bytes.Buffer
+	fmt.Fprintf(&b, "%s; `odoo-notify disable %s` removes it.\n", dropInMarker, o.unit)
+	fmt.Fprintf(&b, "# %s\n", o.command())
+	b.WriteString("[Unit]\n")
+	b.WriteString("OnFailure=odoo-notify@%n.service\n")
+	if o.restart {
+		// With Restart=, systemd 252 starts the OnFailure= handler only
+		// once the start limit is hit; that report lists every crash of the
+		// loop.
+		b.WriteString("StartLimitBurst=5\n")
+		b.WriteString("StartLimitIntervalSec=300\n")
+	}
+	if o.restart || o.memoryMax != "" || o.memoryHigh != "" || o.oomScoreAdjust != "" {
+		b.WriteString("\n[Service]\n")
+	}
+	if o.restart {
+		b.WriteString("Restart=on-failure\n")
+		b.WriteString("RestartSec=5\n")
+	}
+	if o.memoryHigh != "" {
+		fmt.Fprintf(&b, "MemoryHigh=%s\n", o.memoryHigh)
+	}
+	if o.memoryMax != "" {
+		fmt.Fprintf(&b, "MemoryMax=%s\n", o.memoryMax)
+	}
+	if o.oomScoreAdjust != "" {
+		fmt.Fprintf(&b, "OOMScoreAdjust=%s\n", o.oomScoreAdjust)
+	}
+	return b.Bytes()
+}
+
+// parseUnitArgs parses the flags enable and disable share and the one unit.
+func parseUnitArgs(f *flags, name string, args []string) (unit, root string, err error) {
+	f.StringVar(&root, "root", "/", "write under this `dir` and do not reload systemd")
+	pos, err := f.parse(args)
+	if err != nil {
+		return "", "", err
+	}
+	if len(pos) != 1 {
+		return "", "", usageErr("%s: takes one unit, like %s odoo.service", name, name)
+	}
+	unit, err = unitName(pos[0])
+	if err != nil {
+		return "", "", usageErr("%s: %v", name, err)
+	}
+	return unit, root, nil
+}
+
+// runEnable writes /etc/systemd/system/UNIT.d/odoo-notify.conf and reloads
+// systemd, so UNIT's failures start odoo-notify@UNIT.service.
+func runEnable(ctx context.Context, a *app, args []string) error {
+	f := newFlags(a, "enable")
+	var o enableOptions
+	f.BoolVar(&o.restart, "restart", false, "restart the unit after a crash, at most 5 times in 5 minutes")
+	f.StringVar(&o.memoryMax, "memory-max", "", "MemoryMax=: kill the unit above this `size` (4G, 80%)")
+	f.StringVar(&o.memoryHigh, "memory-high", "", "MemoryHigh=: throttle the unit above this `size`")
+	f.StringVar(&o.oomScoreAdjust, "oom-score-adjust", "", "OOMScoreAdjust=: -1000 (never kill) to 1000")
+	unit, root, err := parseUnitArgs(f, "enable", args)
+	if err != nil {
+		return err
+	}
+	o.unit = unit
+	if err := o.validate(); err != nil {
+		return err
+	}
+
+	path := filepath.Join(root, systemUnitDir, unit+".d", dropInName)
+	content := dropIn(o)
+	old, err := os.ReadFile(path)
+	switch {
+	case err == nil && bytes.Equal(old, content):
+		fmt.Fprintf(a.stdout, "%s is already enabled: %s unchanged\n", unit, path)
+	case err == nil || errors.Is(err, fs.ErrNotExist):
+		if err := writeFileAtomic(path, content, 0o644); err != nil {
+			return withCode(exitFailure, fmt.Errorf("enable: %w", err))
+		}
+		fmt.Fprintf(a.stdout, "wrote %s:\n%s", path, content)
+	default:
+		return withCode(exitFailure, fmt.Errorf("enable: %w", err))
+	}
+	if root != "/" {
+		return nil
+	}
+	return reloadSystemd(ctx, a, "enable", unit, true)
+}
+
+// command is the enable command that writes this drop-in, for the record in
+// the file itself.
+func (o enableOptions) command() string {
+	c := "odoo-notify enable " + o.unit
+	if o.restart {
+		c += " --restart"
+	}
+	if o.memoryMax != "" {
+		c += " --memory-max " + o.memoryMax
+	}
+	if o.memoryHigh != "" {
+		c += " --memory-high " + o.memoryHigh
+	}
+	if o.oomScoreAdjust != "" {
+		c += " --oom-score-adjust " + o.oomScoreAdjust
+	}
+	return c
+}
+
+// validate checks the values systemd would otherwise reject at reload, where
+// the admin would only see a warning in the journal.
+func (o enableOptions) validate() error {
+	var errs []error
+	service := strings.HasSuffix(o.unit, ".service")
+	if !service && (o.restart || o.memoryMax != "" || o.memoryHigh != "" || o.oomScoreAdjust != "") {
+		errs = append(errs, fmt.Errorf("--restart and the memory options apply to services; %s is not one", o.unit))
+	}
+	for _, s := range []struct{ flag, v string }{{"--memory-max", o.memoryMax}, {"--memory-high", o.memoryHigh}} {
+		if s.v != "" && !sizeRe.MatchString(s.v) {
+			errs = append(errs, fmt.Errorf("%s %q: write a size like 4G, 512M, 80%% or infinity", s.flag, s.v))
+		}
+	}
+	if o.oomScoreAdjust != "" {
+		if n, err := strconv.Atoi(o.oomScoreAdjust); err != nil || n < -1000 || n > 1000 {
+			errs = append(errs, fmt.Errorf("--oom-score-adjust %q: write a whole number from -1000 to 1000", o.oomScoreAdjust))
+		}
+	}
+	if len(errs) > 0 {
+		return &exitError{code: exitUsage, err: fmt.Errorf("enable: %w", errors.Join(errs...))}
+	}
+	return nil
+}
+
+// runDisable removes the drop-in enable wrote, and its folder when nothing
+// else is left in it, then reloads systemd.
+func runDisable(ctx context.Context, a *app, args []string) error {
+	f := newFlags(a, "disable")
+	unit, root, err := parseUnitArgs(f, "disable", args)
+	if err != nil {
+		return err
+	}
+	dir := filepath.Join(root, systemUnitDir, unit+".d")
+	path := filepath.Join(dir, dropInName)
+	switch err := os.Remove(path); {
+	case errors.Is(err, fs.ErrNotExist):
+		fmt.Fprintf(a.stdout, "%s is not enabled: no %s\n", unit, path)
+		return nil
+	case err != nil:
+		return withCode(exitFailure, fmt.Errorf("disable: %w", err))
+	}
+	fmt.Fprintf(a.stdout, "removed %s\n", path)
+	// Another drop-in of the admin's keeps the folder.
+	if err := os.Remove(dir); err == nil {
+		fmt.Fprintf(a.stdout, "removed %s\n", dir)
+	}
+	if root != "/" {
+		return nil
+	}
+	return reloadSystemd(ctx, a, "disable", unit, false)
+}
+
+// reloadSystemd asks systemd over D-Bus to read its unit files again
+// (systemctl daemon-reload), then reads the unit's OnFailure= back so the
+// admin sees the change took.
+func reloadSystemd(ctx context.Context, a *app, op, unit string, enabled bool) error {
+	if _, err := os.Stat("/run/systemd/system"); err != nil {
+		fmt.Fprintf(a.stdout, "systemd is not running here: the change applies when it starts\n")
+		return nil
+	}
+	conn, err := sddbus.NewWithContext(ctx)
+	if err != nil {
+		return withCode(exitFailure, fmt.Errorf("%s: connect to systemd: %w (the file is written: run systemctl daemon-reload as root)", op, err))
+	}
+	defer conn.Close()
+	if err := conn.ReloadContext(ctx); err != nil {
+		return withCode(exitFailure, fmt.Errorf("%s: reload systemd: %w (the file is written: run systemctl daemon-reload as root)", op, err))
+	}
+	fmt.Fprintln(a.stdout, "reloaded systemd")
+	if strings.Contains(unit, "@.") {
+		return nil // a template is not loaded by itself; its instances are
+	}
+	load, err := conn.GetUnitPropertyContext(ctx, unit, "LoadState")
+	if err == nil && load.Value.Value() == "not-found" {
+		fmt.Fprintf(a.stdout, "note: %s does not exist yet; the drop-in applies once it does\n", unit)
+		return nil
+	}
+	p, err := conn.GetUnitPropertyContext(ctx, unit, "OnFailure")
+	if err != nil {
+		a.log.Warn("could not read the unit back", "unit", unit, "err", err)
+		return nil
+	}
+	handler := "odoo-notify@" + unit + ".service"
+	names, _ := p.Value.Value().([]string)
+	has := false
+	for _, n := range names {
+		has = has || n == handler
+	}
+	switch {
+	case enabled && has:
+		fmt.Fprintf(a.stdout, "%s now reports its failures through %s\nnext: odoo-notify test\n", unit, handler)
+	case enabled:
+		return withCode(exitFailure, fmt.Errorf("%s: %s does not list %s in OnFailure= after the reload: check systemctl cat %s for a later drop-in that resets it", op, unit, handler, unit))
+	case has:
+		fmt.Fprintf(a.stdout, "%s still lists %s in OnFailure=: another drop-in or the unit file sets it (systemctl cat %s)\n", unit, handler, unit)
+	default:
+		fmt.Fprintf(a.stdout, "%s no longer reports its failures through odoo-notify\n", unit)
+	}
+	return nil
+}
+
+// writeFileAtomic writes path through a temporary file in the same folder,
+// fsynced and renamed, so systemd never reads half a drop-in.
+func writeFileAtomic(path string, b []byte, mode fs.FileMode) error {
+	dir := filepath.Dir(path)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("create %s: %w", dir, err)
+	}
+	t, err := os.CreateTemp(dir, "."+filepath.Base(path)+".*")
+	if err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	defer os.Remove(t.Name())
+	if _, err := t.Write(b); err != nil {
+		t.Close()
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if err := t.Chmod(mode); err != nil {
+		t.Close()
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if err := t.Sync(); err != nil {
+		t.Close()
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if err := t.Close(); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if err := os.Rename(t.Name(), path); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	return nil
 }
