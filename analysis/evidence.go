@@ -1,0 +1,199 @@
+package analysis
+
+import (
+	"regexp"
+	"strconv"
+	"strings"
+
+	"github.com/odoo-notify/odoo-notify/report"
+)
+
+// evidence is everything the lines say, gathered in one pass.
+type evidence struct {
+	// exception is the last traceback that ended the run (not one logged
+	// for a web request or a cron job); nil when there is none.
+	exception *report.Exception
+	// uncaught says Python printed it itself rather than Odoo's logger.
+	uncaught bool
+	// chainCause is what the exception's own text shows, if anything.
+	chainCause *decision
+	// lines holds the last line that shows each cause, outside tracebacks
+	// the server survived.
+	lines map[string]decision
+	oom   oomEvidence
+	port  string
+	pids  map[int]bool
+}
+
+type oomEvidence struct {
+	ours    bool
+	line    string
+	process string
+	rss     uint64 // bytes
+}
+
+type pattern struct {
+	cause, kind string
+	re          *regexp.Regexp
+	// hint is a cheap substring that must be present, so most lines cost
+	// a few strings.Contains and no regexp.
+	hint string
+}
+
+// patterns are Odoo's, psycopg2's and Python's own words for each cause, in
+// the order they are tried on one line.
+var patterns = []pattern{
+	{CausePortInUse, "", regexp.MustCompile(`Address already in use`), "ddress"},
+	{CausePortInUse, "", regexp.MustCompile(`\[Errno (?:98|48)\]`), "Errno"},
+
+	{CauseConfigError, "option", regexp.MustCompile(`error: no such option: \S+`), "no such option"},
+	{CauseConfigError, "addons", regexp.MustCompile(`is not a valid addons directory|addons.?path.*(?:does not exist|no such directory|not a directory)`), "addons"},
+	{CauseConfigError, "option", regexp.MustCompile(`error: option -{1,2}[\w-]+: .+|error: unrecognized arguments: .+|invalid (?:integer|choice|float) value`), "error"},
+	{CauseConfigError, "file", regexp.MustCompile(`MissingSectionHeaderError|File contains no section headers|ParsingError: Source contains parsing errors|Duplicate(?:Option|Section)Error`), "e"},
+	{CauseConfigError, "file", regexp.MustCompile(`(?:PermissionError|FileNotFoundError|IOError|IsADirectoryError): \[Errno \d+\] [^:]+: '[^']*(?:\.conf|\.cfg|odoorc)'`), "Errno"},
+
+	{CauseDBUnreachable, "host", regexp.MustCompile(`could not translate host name "[^"]*" to address.*`), "translate host"},
+	{CauseDBUnreachable, "no-db", regexp.MustCompile(`database "[^"]*" does not exist`), "does not exist"},
+	{CauseDBUnreachable, "auth", regexp.MustCompile(`password authentication failed for user "[^"]*"|no pg_hba\.conf entry for .*|fe_sendauth: no password supplied|authentication failed for user "[^"]*"`), "auth"},
+	{CauseDBUnreachable, "socket", regexp.MustCompile(`connection to server on socket "[^"]*" failed: No such file or directory|could not connect to server: No such file or directory`), "No such file"},
+	{CauseDBUnreachable, "refused", regexp.MustCompile(`(?:could not connect to server|connection to server at [^\n]*? failed): Connection refused`), "refused"},
+	{CauseDBUnreachable, "other", regexp.MustCompile(`(?:could not connect to server|connection to server at [^\n]*? failed): .+|the database system is (?:starting up|shutting down|in recovery mode)|too many clients already|remaining connection slots are reserved|server closed the connection unexpectedly`), "e"},
+	{CauseDBUnreachable, "other", regexp.MustCompile(`Connection to the database failed`), "database failed"},
+
+	{CauseWorkerTimeout, "real", regexp.MustCompile(`\w*Worker\w* \(\d+\) timeout after \d+s|virtual real time limit(?: \([^)]*\))? reached`), "time"},
+	{CauseWorkerTimeout, "cpu", regexp.MustCompile(`CPU time limit(?: \(\d+\))? (?:reached|exceeded)`), "CPU"},
+	{CauseWorkerTimeout, "memory", regexp.MustCompile(`(?:virtual memory|[Ss]erver memory|memory) limit(?: \(\d+\))? (?:reached|exceeded)|^MemoryError\b`), "emory"},
+}
+
+// match returns the first pattern that matches text.
+func match(text string) (decision, bool) {
+	for _, p := range patterns {
+		if !strings.Contains(text, p.hint) {
+			continue
+		}
+		if loc := p.re.FindStringIndex(text); loc != nil {
+			return decision{cause: p.cause, kind: p.kind, line: oneLine(text, 300)}, true
+		}
+	}
+	return decision{}, false
+}
+
+var portRe = regexp.MustCompile(`running on [^\s]*:(\d{2,5})\b`)
+
+func gather(es []entry, kernel []report.Line, unit string) evidence {
+	ev := evidence{lines: map[string]decision{}, pids: map[int]bool{}}
+	skip := make([]bool, len(es))
+	cs := chains(es, tracebacks(es))
+	var fatal *chain
+	for k := range cs {
+		c := &cs[k]
+		if survived(es, *c) {
+			for i := c.start(); i < c.end(); i++ {
+				skip[i] = true
+			}
+			if c.record >= 0 {
+				skip[c.record] = true
+			}
+			continue
+		}
+		if c.blocks[len(c.blocks)-1].exc.Type != "" {
+			fatal = c
+		}
+	}
+	if fatal != nil {
+		ev.exception = exception(es, *fatal)
+		ev.uncaught = fatal.record < 0
+		for i := fatal.start(); i < fatal.end(); i++ {
+			if isIndented(es[i].text) && isFrame(es[i].text) {
+				continue
+			}
+			if d, ok := match(strings.TrimSpace(es[i].text)); ok {
+				ev.chainCause = &d
+			}
+		}
+	}
+	for i, e := range es {
+		if e.record && e.pid > 0 && len(ev.pids) < 1000 {
+			ev.pids[e.pid] = true
+		}
+		if skip[i] || e.text == "" {
+			continue
+		}
+		if strings.Contains(e.text, "running on") {
+			if m := portRe.FindStringSubmatch(e.text); m != nil {
+				ev.port = m[1]
+			}
+		}
+		if d, ok := match(strings.TrimSpace(e.text)); ok {
+			ev.lines[d.cause] = d
+		}
+	}
+	ev.oom = oomOf(kernel, unit, ev.pids)
+	return ev
+}
+
+// classify says what the fatal exception's own text shows.
+func (ev evidence) classify() (decision, bool) {
+	if ev.chainCause == nil {
+		return decision{}, false
+	}
+	return *ev.chainCause, true
+}
+
+var (
+	// "Out of memory: Killed process 1234 (python3) total-vm:..kB,
+	// anon-rss:..kB, file-rss:..kB, shmem-rss:..kB"; older kernels say
+	// "Kill process 1234 (python3) score 900 or sacrifice child".
+	killedRe = regexp.MustCompile(`Kill(?:ed)? process (\d+) \(([^)]*)\)(?:.*?anon-rss:(\d+)kB, file-rss:(\d+)kB, shmem-rss:(\d+)kB)?`)
+	// "oom-kill:constraint=...,oom_memcg=/system.slice/odoo.service,
+	// task_memcg=/system.slice/odoo.service,task=python3,pid=1234,uid=105"
+	oomKillRe = regexp.MustCompile(`oom-kill:.*?task_memcg=([^,\s]*).*?,pid=(\d+)`)
+)
+
+// oomOf finds the kernel's OOM kill of one of the unit's processes: by its
+// cgroup where the kernel names it, else by a PID seen in the run's lines,
+// else by a process name that is Odoo's.
+func oomOf(kernel []report.Line, unit string, pids map[int]bool) oomEvidence {
+	memcg := map[string]string{}
+	var out oomEvidence
+	for _, l := range kernel {
+		s := l.Message
+		if len(s) > maxPiece {
+			s = s[:maxPiece]
+		}
+		if !strings.Contains(s, "ill") {
+			continue
+		}
+		if m := oomKillRe.FindStringSubmatch(s); m != nil {
+			memcg[m[2]] = m[1]
+			continue
+		}
+		m := killedRe.FindStringSubmatch(s)
+		if m == nil {
+			continue
+		}
+		pid, _ := strconv.Atoi(m[1])
+		cg, named := memcg[m[1]]
+		ours := false
+		switch {
+		case named && unit != "":
+			ours = strings.HasSuffix(cg, "/"+unit) || strings.Contains(cg, "/"+unit+"/")
+		case pids[pid]:
+			ours = true
+		case !named:
+			n := strings.ToLower(m[2])
+			ours = strings.Contains(n, "python") || strings.Contains(n, "odoo")
+		}
+		if !ours {
+			continue
+		}
+		out = oomEvidence{ours: true, line: oneLine(s, 300), process: m[1] + " " + m[2]}
+		var kb uint64
+		for _, v := range m[3:6] {
+			n, _ := strconv.ParseUint(v, 10, 64)
+			kb += n
+		}
+		out.rss = kb << 10
+	}
+	return out
+}

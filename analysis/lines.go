@@ -1,0 +1,336 @@
+package analysis
+
+import (
+	"regexp"
+	"strconv"
+	"strings"
+
+	"github.com/odoo-notify/odoo-notify/report"
+)
+
+// Bounds that keep the analysis of hostile input (a 10 MB line, binary junk,
+// a syslog line folded a million times) bounded in time and memory. The end
+// of a log explains a crash, so where something must go, the start goes.
+const (
+	// maxInputLine is how much of one input line is looked at: the tail.
+	maxInputLine = 256 << 10
+	// maxPiece bounds one line after unfolding.
+	maxPiece = 16 << 10
+	// maxEntries bounds the unfolded lines analysed: the last ones.
+	maxEntries = 20000
+	// maxTraceback bounds Exception.Traceback: its end is kept.
+	maxTraceback = 32 << 10
+	// maxContinuation bounds the message lines after an exception line.
+	maxContinuation = 20
+)
+
+// entry is one line of the failed run after prefixes (docker-compose,
+// syslog, journalctl) were removed and syslog's #012 folding undone.
+type entry struct {
+	text string
+	// record says the line starts an Odoo log record; level and logger are
+	// then set.
+	record bool
+	level  string
+	logger string
+	pid    int
+}
+
+var (
+	ansiRe = regexp.MustCompile(`\x1b\[[0-9;]*[A-Za-z]`)
+	// docker compose v1 "odoo_1  | " and v2 "odoo-1  | ".
+	composeRe = regexp.MustCompile(`^[A-Za-z0-9][\w.-]*[-_]\d+\s+\| ?`)
+	// syslog "May  1 10:00:00 host " and journalctl short-iso
+	// "2024-05-01T10:00:00+0000 host ".
+	syslogRe = regexp.MustCompile(`^(?:[A-Z][a-z]{2} [ 0-9]\d \d\d:\d\d:\d\d|\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?(?:Z|[+-]\d\d:?\d\d)?) \S+ `)
+	// the syslog tag: "odoo[1234]: ".
+	tagRe = regexp.MustCompile(`^[^\s:\[\]]+(?:\[\d+\])?: ?`)
+	// Odoo's log format (odoo/netsvc.py):
+	// "2024-05-01 10:00:00,123 1234 ERROR db odoo.x: msg"; the time is
+	// optional because ReadLog moves it to report.Line.Time.
+	odooRe = regexp.MustCompile(`^(?:\d{4}-\d\d-\d\d \d\d:\d\d:\d\d(?:,\d+)? )?(\d+) (DEBUG|INFO|WARNING|WARN|ERROR|CRITICAL|TEST|NOTSET|\?) (\S+) ([\w.\-]+): ?`)
+	// Odoo's --syslog format: "Odoo Server 16.0:db:ERROR:odoo.x:msg".
+	odooSyslogRe = regexp.MustCompile(`^Odoo Server [^:]*:([^:]*):([A-Z]+):([\w.\-]+):`)
+)
+
+// normalize unfolds the run's lines into entries, keeping the last
+// maxEntries.
+func normalize(lines []report.Line) []entry {
+	var out []entry
+	for _, l := range lines {
+		out = appendLine(out, l.Message)
+		if len(out) > 2*maxEntries {
+			out = append(out[:0], out[len(out)-maxEntries:]...)
+		}
+	}
+	if len(out) > maxEntries {
+		out = out[len(out)-maxEntries:]
+	}
+	return out
+}
+
+func appendLine(out []entry, s string) []entry {
+	if len(s) > maxInputLine {
+		s = s[len(s)-maxInputLine:]
+	}
+	if strings.IndexByte(s, 0x1b) >= 0 {
+		s = ansiRe.ReplaceAllString(s, "")
+	}
+	// A message may hold several lines (a journal entry written with
+	// newlines, a log record with its traceback attached).
+	for s != "" {
+		var piece string
+		if i := strings.IndexByte(s, '\n'); i >= 0 {
+			piece, s = s[:i], s[i+1:]
+		} else {
+			piece, s = s, ""
+		}
+		out = appendPiece(out, strings.TrimRight(piece, "\r"))
+	}
+	return out
+}
+
+// appendPiece strips the prefixes of one physical line and undoes syslog's
+// #012 folding.
+func appendPiece(out []entry, s string) []entry {
+	if m := composeRe.FindStringIndex(s); m != nil {
+		s = s[m[1]:]
+	}
+	if m := syslogRe.FindStringIndex(s); m != nil {
+		s = s[m[1]:]
+		if !strings.HasPrefix(s, "Odoo Server ") {
+			if m := tagRe.FindStringIndex(s); m != nil {
+				s = s[m[1]:]
+			}
+		}
+	}
+	if !strings.Contains(s, "#012") {
+		return append(out, parseEntry(s))
+	}
+	for {
+		i := strings.Index(s, "#012")
+		if i < 0 {
+			return append(out, parseEntry(strings.ReplaceAll(s, "#011", "\t")))
+		}
+		out = append(out, parseEntry(strings.ReplaceAll(s[:i], "#011", "\t")))
+		s = s[i+4:]
+	}
+}
+
+func parseEntry(s string) entry {
+	if len(s) > maxPiece {
+		s = s[:maxPiece]
+	}
+	if len(s) > 0 && s[0] >= '0' && s[0] <= '9' {
+		if m := odooRe.FindStringSubmatchIndex(s); m != nil {
+			pid, _ := strconv.Atoi(s[m[2]:m[3]])
+			return entry{text: s[m[1]:], record: true, pid: pid, level: s[m[4]:m[5]], logger: s[m[8]:m[9]]}
+		}
+	}
+	if strings.HasPrefix(s, "Odoo Server ") {
+		if m := odooSyslogRe.FindStringSubmatchIndex(s); m != nil {
+			return entry{text: s[m[1]:], record: true, level: s[m[4]:m[5]], logger: s[m[6]:m[7]]}
+		}
+	}
+	return entry{text: s}
+}
+
+// levelPriority maps Odoo's level names to syslog priorities.
+func levelPriority(level string) int {
+	switch level {
+	case "CRITICAL":
+		return 2
+	case "ERROR":
+		return 3
+	case "WARNING", "WARN":
+		return 4
+	case "DEBUG":
+		return 7
+	}
+	return 6
+}
+
+// block is one Python traceback: entries [start, end).
+type block struct {
+	start, end int
+	exc        report.Exception
+	frames     []string
+	// chained says the next block continues this one ("During handling of
+	// the above exception ...").
+	chained bool
+}
+
+const tracebackHeader = "Traceback (most recent call last):"
+
+var frameRe = regexp.MustCompile(`^\s+File "([^"]*)", line (\d+), in (.*)$`)
+
+// excRe is an exception line: "psycopg2.OperationalError: text", "KeyError",
+// "OSError: [Errno 98] Address already in use".
+var excRe = regexp.MustCompile(`^([A-Za-z_][\w.]*)(?::(?: (.*))?)?$`)
+
+func isFrame(s string) bool {
+	return strings.HasPrefix(strings.TrimLeft(s, " \t"), `File "`) && frameRe.MatchString(s)
+}
+
+func isChainMarker(s string) bool {
+	s = strings.TrimSpace(s)
+	return s == "During handling of the above exception, another exception occurred:" ||
+		s == "The above exception was the direct cause of the following exception:"
+}
+
+// tracebacks finds every traceback in es, including one whose header line
+// was lost (it starts at its first frame).
+func tracebacks(es []entry) []block {
+	var out []block
+	for i := 0; i < len(es); {
+		t := es[i].text
+		if strings.TrimSpace(t) != tracebackHeader && !isFrame(t) {
+			i++
+			continue
+		}
+		b := block{start: i}
+		if strings.TrimSpace(t) == tracebackHeader {
+			i++
+		}
+		// Frames, their source lines, carets and "[Previous line repeated
+		// N more times]" are all indented; the exception line is not.
+		for i < len(es) && !es[i].record && isIndented(es[i].text) {
+			if m := frameRe.FindStringSubmatch(es[i].text); m != nil {
+				b.frames = append(b.frames, m[1]+":"+m[2]+" in "+m[3])
+			}
+			i++
+		}
+		if i < len(es) && !es[i].record && strings.TrimSpace(es[i].text) != tracebackHeader {
+			line := strings.TrimSpace(es[i].text)
+			if m := excRe.FindStringSubmatch(line); m != nil {
+				b.exc.Type, b.exc.Message = m[1], m[2]
+			} else if j := strings.Index(line, ": "); j > 0 && j < 200 {
+				b.exc.Type, b.exc.Message = line[:j], line[j+2:]
+			} else if line != "" {
+				b.exc.Type = report.Truncate(line, 200)
+			}
+			i++
+			// The message may go on: psycopg2's "\tIs the server running on
+			// host ...", a ParseError's context.
+			for n := 0; i < len(es) && n < maxContinuation; n++ {
+				t := es[i].text
+				if es[i].record || strings.TrimSpace(t) == "" || strings.TrimSpace(t) == tracebackHeader || isChainMarker(t) || isFrame(t) {
+					break
+				}
+				i++
+			}
+		}
+		b.end = i
+		// A chain marker, between blank lines, ties this block to the next.
+		j := i
+		for j < len(es) && strings.TrimSpace(es[j].text) == "" && !es[j].record {
+			j++
+		}
+		if j < len(es) && !es[j].record && isChainMarker(es[j].text) {
+			b.chained = true
+			i = j + 1
+		}
+		out = append(out, b)
+	}
+	return out
+}
+
+func isIndented(s string) bool {
+	return s != "" && (s[0] == ' ' || s[0] == '\t')
+}
+
+// chain is one exception as Python printed it: one block, or several tied
+// by chain markers; the last block is the exception that was raised.
+type chain struct {
+	blocks []block
+	// record is the index of the log record that carried the traceback, or
+	// -1 when Python printed it itself (an uncaught exception).
+	record int
+}
+
+func (c chain) start() int { return c.blocks[0].start }
+func (c chain) end() int   { return c.blocks[len(c.blocks)-1].end }
+
+func chains(es []entry, bs []block) []chain {
+	var out []chain
+	for k := 0; k < len(bs); {
+		c := chain{record: -1}
+		for {
+			c.blocks = append(c.blocks, bs[k])
+			k++
+			if !bs[k-1].chained || k == len(bs) {
+				break
+			}
+		}
+		if s := c.start(); s > 0 && es[s-1].record {
+			c.record = s - 1
+		}
+		out = append(out, c)
+	}
+	return out
+}
+
+// requestLoggers log tracebacks of one web request or one cron job: the
+// server went on serving after them.
+var requestLoggers = []string{"odoo.http", "werkzeug", "odoo.addons.base.models.ir_http", "odoo.service.wsgi_server", "odoo.addons.base.models.ir_cron", "odoo.addons.base.ir.ir_cron", "odoo.addons.web.controllers"}
+
+var requestPhrases = []string{"request handling", "during request", "Error on request", "rendering", "Call from cron", "Exception in cron", "cron job"}
+
+// survived says the server went on after the traceback: it was logged for a
+// web request or a cron job, or requests were served after it.
+func survived(es []entry, c chain) bool {
+	if c.record >= 0 {
+		r := es[c.record]
+		for _, l := range requestLoggers {
+			if r.logger == l || strings.HasPrefix(r.logger, l+".") {
+				return true
+			}
+		}
+		for _, p := range requestPhrases {
+			if strings.Contains(r.text, p) {
+				return true
+			}
+		}
+	}
+	for _, b := range c.blocks {
+		for _, f := range b.frames {
+			if strings.Contains(f, "werkzeug/serving.py") && strings.HasSuffix(f, " in run_wsgi") {
+				return true
+			}
+		}
+	}
+	// Requests served after it: werkzeug's access lines.
+	for i := c.end(); i < len(es); i++ {
+		if es[i].record && es[i].logger == "werkzeug" && es[i].level == "INFO" && strings.Contains(es[i].text, `HTTP/1.`) {
+			return true
+		}
+	}
+	return false
+}
+
+// exception builds the report's exception from a chain: the raised
+// exception, the innermost frame, and the chain's text (its end kept).
+func exception(es []entry, c chain) *report.Exception {
+	last := c.blocks[len(c.blocks)-1]
+	x := last.exc
+	for k := len(c.blocks) - 1; k >= 0 && x.Frame == ""; k-- {
+		if f := c.blocks[k].frames; len(f) > 0 {
+			x.Frame = f[len(f)-1]
+		}
+	}
+	x.Message = report.Truncate(strings.TrimSpace(x.Message), 1024)
+	var b strings.Builder
+	for i := c.start(); i < c.end(); i++ {
+		if b.Len() > 4*maxTraceback {
+			break
+		}
+		b.WriteString(es[i].text)
+		b.WriteByte('\n')
+	}
+	t := strings.TrimRight(b.String(), "\n")
+	if len(t) > maxTraceback {
+		t = report.CutMark + t[len(t)-maxTraceback+len(report.CutMark):]
+	}
+	x.Traceback = t
+	return &x
+}

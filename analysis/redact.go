@@ -1,0 +1,107 @@
+package analysis
+
+import (
+	"fmt"
+	"regexp"
+	"strings"
+
+	"github.com/odoo-notify/odoo-notify/report"
+)
+
+// Redacted replaces every secret found in a report's text.
+const Redacted = "<redacted>"
+
+// rule keeps the part of a match before the secret (group 1) and replaces
+// the rest.
+type rule struct {
+	re *regexp.Regexp
+	// hint is a lowercase substring every match holds, so most lines cost
+	// a strings.Contains and no regexp.
+	hint string
+}
+
+// builtin are the secrets an Odoo log is known to carry: odoo.conf keys
+// printed by a config dump or a traceback's locals, passwords in URLs and
+// libpq DSNs, session ids, Authorization headers and bearer tokens.
+var builtin = []rule{
+	{regexp.MustCompile(`(?i)(\b\w*(?:passw(?:or)?d|pwd|secret|api_?key|token)['"]?\s*[:=]\s*)(?:"[^"]*"|'[^']*'|[^\s,;&}\])]+)`), "passw|pwd|secret|key|token"},
+	{regexp.MustCompile(`(?i)((?:session_id|sid)['"]?\s*[:=]\s*['"]?)[^\s;,'"&]+`), "sid|session_id"},
+	{regexp.MustCompile(`(?i)(authorization['"]?\s*[:=]\s*['"]?)[^'"\r\n]+`), "authorization"},
+	{regexp.MustCompile(`(?i)(\bbearer\s+)[A-Za-z0-9\-._~+/]+=*`), "bearer"},
+	// scheme://user:password@host
+	{regexp.MustCompile(`([a-zA-Z][a-zA-Z0-9+.\-]*://[^/\s:@]*:)[^@\s/]+@`), "://"},
+	// Slack and other webhook URLs are secrets themselves.
+	{regexp.MustCompile(`(https://hooks\.slack\.com/)\S+`), "hooks.slack.com"},
+}
+
+// Redactor removes secrets from report text before it leaves the host.
+type Redactor struct {
+	extra []*regexp.Regexp
+}
+
+// NewRedactor builds a Redactor with the built-in patterns and extra regular
+// expressions (config's redact list) whose whole match is replaced.
+func NewRedactor(extra []string) (*Redactor, error) {
+	x := &Redactor{}
+	for i, p := range extra {
+		re, err := regexp.Compile(p)
+		if err != nil {
+			return nil, fmt.Errorf("redact: pattern %d (%q): %w: fix or remove it in redact", i+1, p, err)
+		}
+		x.extra = append(x.extra, re)
+	}
+	return x, nil
+}
+
+// Redact returns s with every secret replaced by <redacted>.
+func (x *Redactor) Redact(s string) string {
+	if s == "" {
+		return s
+	}
+	lower := strings.ToLower(s)
+	for _, r := range builtin {
+		if !containsAny(lower, r.hint) {
+			continue
+		}
+		s = r.re.ReplaceAllString(s, "${1}"+Redacted)
+	}
+	if x != nil {
+		for _, re := range x.extra {
+			s = re.ReplaceAllLiteralString(s, Redacted)
+		}
+	}
+	return s
+}
+
+func containsAny(s, alts string) bool {
+	for _, a := range strings.Split(alts, "|") {
+		if strings.Contains(s, a) {
+			return true
+		}
+	}
+	return false
+}
+
+// Report redacts the report's text in place: lines, exception, summary and
+// hints.
+func (x *Redactor) Report(r *report.Report) {
+	for i := range r.Lines {
+		r.Lines[i].Message = x.Redact(r.Lines[i].Message)
+	}
+	if e := r.Exception; e != nil {
+		c := *e
+		c.Type = x.Redact(c.Type)
+		c.Message = x.Redact(c.Message)
+		c.Traceback = x.Redact(c.Traceback)
+		c.Frame = x.Redact(c.Frame)
+		r.Exception = &c
+	}
+	r.Summary = x.Redact(r.Summary)
+	for i := range r.Hints {
+		r.Hints[i] = x.Redact(r.Hints[i])
+	}
+	r.LinesProblem = x.Redact(r.LinesProblem)
+	for i := range r.Problems {
+		r.Problems[i] = x.Redact(r.Problems[i])
+	}
+}
