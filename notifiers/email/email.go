@@ -36,6 +36,9 @@ type Notifier struct {
 	// queue ID); nil discards.
 	Log *slog.Logger
 	now func() time.Time
+	// boundary, when set, is the MIME boundary: golden tests need one
+	// that does not change.
+	boundary string
 }
 
 // New builds the notifier for a validated [[email]] channel. Its error says
@@ -73,12 +76,11 @@ func (n *Notifier) Notify(ctx context.Context, r *report.Report) (retry bool, er
 	if err := ctx.Err(); err != nil {
 		return true, fmt.Errorf("email: send via %s: %w", n.addr, err)
 	}
+	// timeout bounds each SMTP command against a server that stops
+	// answering; ctx, through dial, bounds the whole delivery.
 	timeout := n.c.Timeout.Duration
 	if timeout <= 0 {
 		timeout = config.DefaultChannelTimeout
-	}
-	if dl, ok := ctx.Deadline(); ok {
-		timeout = min(timeout, time.Until(dl))
 	}
 	var stop func() bool
 	dial := func(dctx context.Context, network, addr string) (net.Conn, error) {
@@ -128,7 +130,7 @@ func (n *Notifier) log() *slog.Logger {
 func (n *Notifier) options(timeout time.Duration, dial mail.DialContextFunc) []mail.Option {
 	opts := []mail.Option{
 		mail.WithPort(n.c.Port),
-		mail.WithTimeout(max(timeout, time.Millisecond)),
+		mail.WithTimeout(timeout),
 		mail.WithTLSConfig(n.tls),
 		mail.WithDialContextFunc(dial),
 	}
@@ -173,7 +175,11 @@ func (n *Notifier) dial(ctx context.Context, network, addr string) (net.Conn, er
 // one-line text; go-mail encodes every header value (RFC 2047), so report
 // text cannot add a header.
 func (n *Notifier) message(r *report.Report) (*mail.Msg, error) {
-	m := mail.NewMsg(mail.WithNoDefaultUserAgent())
+	opts := []mail.MsgOption{mail.WithNoDefaultUserAgent()}
+	if n.boundary != "" {
+		opts = append(opts, mail.WithBoundary(n.boundary))
+	}
+	m := mail.NewMsg(opts...)
 	if err := m.From(n.c.From); err != nil {
 		return nil, fmt.Errorf("email: from %q: %w: fix from in the config", n.c.From, err)
 	}

@@ -529,3 +529,16 @@ func TestSecretFormsCoverPLAIN(t *testing.T) {
 		t.Errorf("clean kept the AUTH PLAIN blob: %q", got)
 	}
 }
+
+// TestNotifySilentServer: with no deadline in ctx, the channel's timeout
+// still ends a wait on a server that never answers, and the report is kept
+// for a retry.
+func TestNotifySilentServer(t *testing.T) {
+	srv := serveSMTP(t, script{Silent: true})
+	c := channelConfig(srv.Port, "none")
+	c.Timeout.Duration = 200 * time.Millisecond
+	retry, err := newNotifier(t, c).Notify(context.Background(), sampleReport())
+	if err == nil || !retry || !strings.Contains(err.Error(), "did not answer in time") {
+		t.Fatalf("got retry=%v, %v; want a retried timeout", retry, err)
+	}
+}
