@@ -1,0 +1,359 @@
+package journal
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"net"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+)
+
+const unit = "odoo.service"
+
+// loopCrash is one crash of a crash loop: how the run ended.
+type loopCrash struct {
+	code     string
+	status   int
+	result   string
+	watchdog bool
+}
+
+// crashLoop writes what systemd 252 logs for a unit with Restart=on-failure
+// that crashes len(crashes) times and then hits its start limit
+// (StartLimitBurst=5 by default). It returns the times of each run's start,
+// exit and failure message.
+func crashLoop(s *scene, crashes []loopCrash, startLimit bool) (started, exited, failedAt []time.Time) {
+	for i, c := range crashes {
+		id := invocation(i + 1)
+		started = append(started, s.started(unit, id))
+		s.out(unit, id, "odoo.modules.loading: loading 42 modules...")
+		if c.watchdog {
+			s.sys(unit, id, "", unit+": Watchdog timeout (limit 2s)!")
+			s.sys(unit, id, "", unit+": Killing process 4242 (python3) with signal SIGABRT.")
+		}
+		exited = append(exited, s.exited(unit, id, c.code, c.status))
+		failedAt = append(failedAt, s.failed(unit, id, c.result))
+		if i < len(crashes)-1 || startLimit {
+			s.tick(100 * time.Millisecond)
+			s.restart(unit, id, i+1)
+			s.sys(unit, id, "7ad2d189f7e94e70a38c781354912448", "Stopped "+unit+" - Odoo.")
+		}
+	}
+	if startLimit {
+		id := invocation(len(crashes))
+		s.sys(unit, id, "", unit+": Start request repeated too quickly.")
+		s.failed(unit, id, "start-limit-hit")
+		s.sys(unit, id, "be02cf6855d2428ba40df7e9d022f03d", "Failed to start "+unit+" - Odoo.",
+			kv{"JOB_RESULT", "failed"})
+	}
+	return started, exited, failedAt
+}
+
+func TestStateFromEvents(t *testing.T) {
+	loop := []loopCrash{
+		{code: "exited", status: 1, result: "exit-code"},
+		{code: "killed", status: 9, result: "signal"},
+		{code: "dumped", status: 11, result: "core-dump"},
+		{code: "killed", status: 6, result: "watchdog", watchdog: true},
+		{code: "exited", status: 3, result: "exit-code"},
+	}
+	tests := []struct {
+		name       string
+		crashes    []loopCrash
+		startLimit bool
+		want       State // times filled in from the scene
+		wantLast   int   // index of the run the state is about
+	}{
+		{name: "exit-code", crashes: []loopCrash{{code: "exited", status: 3, result: "exit-code"}},
+			want: State{Result: "exit-code", ExitCode: "exited", ExitStatus: "3"}},
+		{name: "signal KILL", crashes: []loopCrash{{code: "killed", status: 9, result: "signal"}},
+			want: State{Result: "signal", ExitCode: "killed", ExitStatus: "KILL"}},
+		{name: "core-dump SEGV", crashes: []loopCrash{{code: "dumped", status: 11, result: "core-dump"}},
+			want: State{Result: "core-dump", ExitCode: "dumped", ExitStatus: "SEGV"}},
+		{name: "watchdog ABRT", crashes: []loopCrash{{code: "killed", status: 6, result: "watchdog", watchdog: true}},
+			want: State{Result: "watchdog", ExitCode: "killed", ExitStatus: "ABRT"}},
+		{name: "start-limit-hit after 5 restarts", crashes: loop, startLimit: true, wantLast: 4,
+			want: State{Result: "start-limit-hit", ExitCode: "exited", ExitStatus: "3", NRestarts: 5}},
+		{name: "restarted run that crashed again", crashes: loop[:3], wantLast: 2,
+			want: State{Result: "core-dump", ExitCode: "dumped", ExitStatus: "SEGV", NRestarts: 2}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := newScene()
+			s.started("other.service", invocation(90))
+			started, exited, _ := crashLoop(s, tt.crashes, tt.startLimit)
+			s.out("other.service", invocation(90), "unrelated")
+			j := openRecs(t, s.recs)
+
+			events, err := j.Events(unit, time.Time{}, 1000)
+			if err != nil {
+				t.Fatalf("Events: %v", err)
+			}
+			got, ok := StateFromEvents(unit, events)
+			if !ok {
+				t.Fatalf("StateFromEvents found no failure in %q", messages(events))
+			}
+			want := tt.want
+			want.Unit, want.Source = unit, SourceJournal
+			want.InvocationID = invocation(tt.wantLast + 1)
+			want.StartedAt, want.ExitedAt = started[tt.wantLast], exited[tt.wantLast]
+			if !equalState(got, want) {
+				t.Errorf("got  %+v\nwant %+v", got, want)
+			}
+		})
+	}
+}
+
+func equalState(a, b State) bool {
+	if !a.StartedAt.Equal(b.StartedAt) || !a.ExitedAt.Equal(b.ExitedAt) {
+		return false
+	}
+	a.StartedAt, a.ExitedAt, b.StartedAt, b.ExitedAt = time.Time{}, time.Time{}, time.Time{}, time.Time{}
+	return reflect.DeepEqual(a, b)
+}
+
+func TestStateFromEventsWithoutFailure(t *testing.T) {
+	s := newScene()
+	s.started(unit, invocation(1))
+	s.out(unit, invocation(1), "serving")
+	j := openRecs(t, s.recs)
+	events, err := j.Events(unit, time.Time{}, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, ok := StateFromEvents(unit, events); ok {
+		t.Errorf("a unit that never failed: got state %+v", got)
+	}
+}
+
+// Older systemd and hand-made lines carry no structured fields; the
+// messages say the same.
+func TestStateFromEventsMessagesOnly(t *testing.T) {
+	at := t0
+	ev := func(msg string) Entry {
+		at = at.Add(time.Second)
+		return Entry{Time: at, Message: msg, Fields: map[string]string{"UNIT": unit}}
+	}
+	events := []Entry{
+		ev("Started Odoo."),
+		ev("odoo.service: Main process exited, code=dumped, status=11/SEGV"),
+		ev("odoo.service: Failed with result 'core-dump'."),
+		ev("odoo.service: Scheduled restart job, restart counter is at 1."),
+		ev("odoo.service: Main process exited, code=killed, status=9/KILL"),
+		ev("odoo.service: Failed with result 'signal'."),
+		ev("odoo.service: Scheduled restart job, restart counter is at 2."),
+		ev("odoo.service: Start request repeated too quickly."),
+	}
+	got, ok := StateFromEvents(unit, events)
+	want := State{Unit: unit, Result: "start-limit-hit", ExitCode: "killed", ExitStatus: "KILL", NRestarts: 2,
+		ExitedAt: events[4].Time, Source: SourceJournal}
+	if !ok || !equalState(got, want) {
+		t.Errorf("got  %+v (ok %v)\nwant %+v", got, ok, want)
+	}
+	crashes := Crashes(events)
+	wantCrashes := []Crash{
+		{Time: events[2].Time, Result: "core-dump", ExitCode: "dumped", ExitStatus: "SEGV"},
+		{Time: events[5].Time, Result: "signal", ExitCode: "killed", ExitStatus: "KILL"},
+	}
+	if !reflect.DeepEqual(crashes, wantCrashes) {
+		t.Errorf("Crashes: got %+v\nwant %+v", crashes, wantCrashes)
+	}
+}
+
+func TestCrashes(t *testing.T) {
+	loop := []loopCrash{
+		{code: "exited", status: 1, result: "exit-code"},
+		{code: "killed", status: 9, result: "signal"},
+		{code: "dumped", status: 11, result: "core-dump"},
+		{code: "killed", status: 6, result: "watchdog", watchdog: true},
+		{code: "exited", status: 3, result: "exit-code"},
+	}
+	s := newScene()
+	_, _, failedAt := crashLoop(s, loop, true)
+	j := openRecs(t, s.recs)
+	events, err := j.Events(unit, time.Time{}, 1000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := Crashes(events)
+	want := []Crash{
+		{Time: failedAt[0], InvocationID: invocation(1), Result: "exit-code", ExitCode: "exited", ExitStatus: "1"},
+		{Time: failedAt[1], InvocationID: invocation(2), Result: "signal", ExitCode: "killed", ExitStatus: "KILL"},
+		{Time: failedAt[2], InvocationID: invocation(3), Result: "core-dump", ExitCode: "dumped", ExitStatus: "SEGV"},
+		{Time: failedAt[3], InvocationID: invocation(4), Result: "watchdog", ExitCode: "killed", ExitStatus: "ABRT"},
+		{Time: failedAt[4], InvocationID: invocation(5), Result: "exit-code", ExitCode: "exited", ExitStatus: "3"},
+	}
+	if len(got) != len(want) {
+		t.Fatalf("got %d crashes, want %d: %+v", len(got), len(want), got)
+	}
+	for i := range want {
+		if !got[i].Time.Equal(want[i].Time) {
+			t.Errorf("crash %d: time %s, want %s", i+1, got[i].Time, want[i].Time)
+		}
+		got[i].Time, want[i].Time = time.Time{}, time.Time{}
+		if got[i] != want[i] {
+			t.Errorf("crash %d: got %+v, want %+v", i+1, got[i], want[i])
+		}
+	}
+}
+
+func TestStateFromEnv(t *testing.T) {
+	full := map[string]string{
+		"MONITOR_UNIT":           unit,
+		"MONITOR_SERVICE_RESULT": "watchdog",
+		"MONITOR_EXIT_CODE":      "killed",
+		"MONITOR_EXIT_STATUS":    "ABRT",
+		"MONITOR_INVOCATION_ID":  invocation(3),
+	}
+	with := func(k, v string) map[string]string {
+		m := map[string]string{}
+		for k, v := range full {
+			m[k] = v
+		}
+		m[k] = v
+		return m
+	}
+	tests := []struct {
+		name   string
+		unit   string
+		env    map[string]string
+		want   State
+		wantOK bool
+	}{
+		{name: "watchdog", unit: unit, env: full, wantOK: true, want: State{Unit: unit, Result: "watchdog",
+			ExitCode: "killed", ExitStatus: "ABRT", InvocationID: invocation(3), Source: SourceEnv}},
+		{name: "exit-code", unit: unit, wantOK: true, env: map[string]string{
+			"MONITOR_UNIT": unit, "MONITOR_SERVICE_RESULT": "exit-code", "MONITOR_EXIT_CODE": "exited",
+			"MONITOR_EXIT_STATUS": "3", "MONITOR_INVOCATION_ID": invocation(3),
+		}, want: State{Unit: unit, Result: "exit-code", ExitCode: "exited", ExitStatus: "3", InvocationID: invocation(3), Source: SourceEnv}},
+		{name: "signal with SIG prefix", unit: unit, env: with("MONITOR_EXIT_STATUS", "SIGKILL"), wantOK: true,
+			want: State{Unit: unit, Result: "watchdog", ExitCode: "killed", ExitStatus: "KILL", InvocationID: invocation(3), Source: SourceEnv}},
+		{name: "signal as a number", unit: unit, env: with("MONITOR_EXIT_STATUS", "9"), wantOK: true,
+			want: State{Unit: unit, Result: "watchdog", ExitCode: "killed", ExitStatus: "KILL", InvocationID: invocation(3), Source: SourceEnv}},
+		{name: "any unit when none is asked for", unit: "", env: full, wantOK: true, want: State{Unit: unit, Result: "watchdog",
+			ExitCode: "killed", ExitStatus: "ABRT", InvocationID: invocation(3), Source: SourceEnv}},
+		{name: "another unit", unit: "nginx.service", env: full},
+		{name: "not set (systemd < 251)", unit: unit, env: map[string]string{}},
+		{name: "unit only", unit: unit, env: map[string]string{"MONITOR_UNIT": unit}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, ok := StateFromEnv(tt.unit, func(k string) string { return tt.env[k] })
+			if ok != tt.wantOK || !reflect.DeepEqual(got, tt.want) {
+				t.Errorf("got %+v, %v; want %+v, %v", got, ok, tt.want, tt.wantOK)
+			}
+		})
+	}
+}
+
+func TestStateFromProperties(t *testing.T) {
+	start, exit := t0, t0.Add(90*time.Second)
+	id := []byte{0x0f, 0x1e, 0x2d, 0x3c, 0x4b, 0x5a, 0x69, 0x78, 0x87, 0x96, 0xa5, 0xb4, 0xc3, 0xd2, 0xe1, 0xf0}
+	execStart := [][]any{{
+		"/usr/bin/odoo", []string{"/usr/bin/odoo", "-c", "/etc/odoo/odoo.conf"}, false,
+		uint64(start.UnixMicro()), uint64(0), uint64(exit.UnixMicro()), uint64(0), uint32(4242), int32(2), int32(9),
+	}}
+	// Types as godbus decodes them from systemd's signatures.
+	props := func(code, status int32, memMax uint64) map[string]any {
+		return map[string]any{
+			"Id": unit, "Result": "signal", "InvocationID": id,
+			"ExecMainCode": code, "ExecMainStatus": status, "NRestarts": uint32(3),
+			"ExecMainStartTimestamp": uint64(start.UnixMicro()), "ExecMainExitTimestamp": uint64(exit.UnixMicro()),
+			"ExecStart": execStart, "MemoryMax": memMax,
+		}
+	}
+	base := State{Unit: unit, InvocationID: "0f1e2d3c4b5a69788796a5b4c3d2e1f0", Result: "signal", NRestarts: 3,
+		StartedAt: start, ExitedAt: exit, Source: SourceDBus,
+		ExecStart: []string{"/usr/bin/odoo", "-c", "/etc/odoo/odoo.conf"}}
+	with := func(f func(*State)) State { s := base; f(&s); return s }
+	tests := []struct {
+		name  string
+		props map[string]any
+		want  State
+	}{
+		{name: "killed", props: props(2, 9, math.MaxUint64),
+			want: with(func(s *State) { s.ExitCode, s.ExitStatus = "killed", "KILL" })},
+		{name: "dumped", props: props(3, 11, 2<<30),
+			want: with(func(s *State) { s.ExitCode, s.ExitStatus, s.MemoryMax = "dumped", "SEGV", 2<<30 })},
+		{name: "exited", props: props(1, 3, math.MaxUint64),
+			want: with(func(s *State) { s.ExitCode, s.ExitStatus = "exited", "3" })},
+		{name: "no exit yet", props: props(0, 0, math.MaxUint64), want: base},
+		{name: "nothing known", props: map[string]any{"NRestarts": "not a number", "ExecStart": "odd"},
+			want: State{Unit: unit, Source: SourceDBus}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := stateFromProperties(unit, tt.props)
+			if !equalState(got, tt.want) {
+				t.Errorf("got  %+v\nwant %+v", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestStateFromDBusUnreachable(t *testing.T) {
+	dir := t.TempDir()
+	// A bus that takes the connection and never answers: a wedged
+	// dbus-daemon must not hold the handler past its deadline.
+	wedged := filepath.Join(dir, "wedged.sock")
+	l, err := net.Listen("unix", wedged)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			defer c.Close()
+		}
+	}()
+	tests := []struct {
+		name    string
+		address string
+		timeout time.Duration
+		want    string
+	}{
+		{name: "no bus socket (this machine: no D-Bus)", address: "unix:path=" + filepath.Join(dir, "missing.sock"),
+			timeout: time.Minute, want: "no such file or directory"},
+		{name: "bus that never answers", address: "unix:path=" + wedged, timeout: 200 * time.Millisecond},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Setenv("DBUS_SYSTEM_BUS_ADDRESS", tt.address)
+			ctx, cancel := context.WithTimeout(context.Background(), tt.timeout)
+			defer cancel()
+			s, err := StateFromDBus(ctx, unit)
+			if err == nil {
+				t.Fatalf("got state %+v, want an error", s)
+			}
+			msg := err.Error()
+			if !strings.HasPrefix(msg, "journal: read unit state over d-bus: connect to the system bus (is dbus running?)") ||
+				!strings.Contains(msg, tt.want) {
+				t.Errorf("error %q: want it to say it could not connect to the system bus (%s)", msg, tt.want)
+			}
+			if testing.Verbose() {
+				t.Log(msg)
+			}
+		})
+	}
+}
+
+func TestSignalName(t *testing.T) {
+	for _, tt := range []struct {
+		n    int
+		want string
+	}{{6, "ABRT"}, {9, "KILL"}, {11, "SEGV"}, {15, "TERM"}, {200, "200"}} {
+		t.Run(fmt.Sprint(tt.n), func(t *testing.T) {
+			if got := signalName(tt.n); got != tt.want {
+				t.Errorf("signalName(%d) = %q, want %q", tt.n, got, tt.want)
+			}
+		})
+	}
+}
