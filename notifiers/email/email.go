@@ -112,7 +112,7 @@ func (n *Notifier) Notify(ctx context.Context, r *report.Report) (retry bool, er
 		return true, fmt.Errorf("email: send via %s: the server did not confirm the mail", n.addr)
 	}
 	if ctxErr := ctx.Err(); ctxErr != nil {
-		return true, n.wrap(fmt.Errorf("email: send via %s: %w (while: %v)", n.addr, ctxErr, err))
+		return true, n.wrap(fmt.Errorf("email: send via %s: %w (last error: %v)", n.addr, ctxErr, err))
 	}
 	retry, what := classify(err)
 	return retry, n.wrap(fmt.Errorf("email: send via %s: %s: %w", n.addr, what, err))
