@@ -132,7 +132,11 @@ func logExcerpt(lines []report.Line) (shown int, sections []string) {
 	var kept []string
 	total := 0
 	for i := len(lines) - 1; i >= 0; i-- {
-		l := cut(unfence(esc(report.FormatLine(lines[i]))), maxLineRunes)
+		line := lines[i]
+		// Cut before formatting: a 10 MB line would otherwise be copied
+		// whole to repair its UTF-8, only to be cut afterwards.
+		line.Message = report.Truncate(line.Message, report.MaxLineBytes)
+		l := cut(unfence(esc(report.FormatLine(line))), maxLineRunes)
 		n := utf8.RuneCountInString(l) + 1
 		if total+n > maxLogRunes {
 			break

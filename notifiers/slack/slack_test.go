@@ -60,7 +60,7 @@ type request struct {
 	body                      []byte
 }
 
-func newFakeSlack(t *testing.T, answers ...answer) *fakeSlack {
+func newFakeSlack(t testing.TB, answers ...answer) *fakeSlack {
 	f := &fakeSlack{answers: answers}
 	f.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, _ := io.ReadAll(r.Body)

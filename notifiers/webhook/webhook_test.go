@@ -51,7 +51,7 @@ type receiver struct {
 	bodies  [][]byte
 }
 
-func newReceiver(t *testing.T, answers ...answer) *receiver {
+func newReceiver(t testing.TB, answers ...answer) *receiver {
 	rc := &receiver{answers: answers}
 	rc.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, _ := io.ReadAll(r.Body)
@@ -78,7 +78,7 @@ func (rc *receiver) requests() ([]*http.Request, [][]byte) {
 	return append([]*http.Request(nil), rc.got...), append([][]byte(nil), rc.bodies...)
 }
 
-func newNotifier(t *testing.T, c config.Webhook, client *http.Client) *webhook.Notifier {
+func newNotifier(t testing.TB, c config.Webhook, client *http.Client) *webhook.Notifier {
 	t.Helper()
 	n, err := webhook.New(c, client)
 	if err != nil {
