@@ -38,7 +38,7 @@ func (r *Report) Facts() [][2]string {
 	var f [][2]string
 	add := func(k, v string) {
 		if v != "" {
-			f = append(f, [2]string{k, v})
+			f = append(f, [2]string{k, OneLine(v)})
 		}
 	}
 	add("Host", r.Host)
