@@ -1,0 +1,313 @@
+// Package outbox keeps odoo-notify's state folder: the reports that are not
+// delivered yet (one file per failed run, with its delivery to each
+// channel), and the gate's dedup and rate-limit state.
+//
+// A oneshot handler has no retry loop that outlives it, so what a
+// long-running alert router keeps in memory is kept here on disk. Every
+// read-modify-write holds an exclusive flock on the folder's lock file and
+// the lock is never held across network I/O. Files are written to a
+// temporary name, fsynced, renamed, and the folder fsynced, so a process
+// killed at any moment leaves either the old file or the new one.
+package outbox
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/odoo-notify/odoo-notify/gate"
+)
+
+// DefaultDir is used when neither --state-dir nor $STATE_DIRECTORY is set.
+const DefaultDir = "/var/lib/odoo-notify"
+
+// Dir picks the state folder: flag, then $STATE_DIRECTORY (systemd
+// StateDirectory=, which may list several folders; the first is ours), then
+// DefaultDir.
+func Dir(flag string, getenv func(string) string) string {
+	if flag != "" {
+		return flag
+	}
+	if env, _, _ := strings.Cut(getenv("STATE_DIRECTORY"), ":"); env != "" {
+		return env
+	}
+	return DefaultDir
+}
+
+const (
+	lockName  = "lock"
+	gateName  = "gate.json"
+	entryDir  = "outbox"
+	entryExt  = ".json"
+	claimExt  = ".claim"
+	tmpPrefix = ".tmp-"
+)
+
+// Store is an open state folder.
+type Store struct {
+	dir string
+	log *slog.Logger
+}
+
+// Open makes sure dir and its outbox folder exist and can be written.
+func Open(dir string, log *slog.Logger) (*Store, error) {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	if err := os.MkdirAll(filepath.Join(dir, entryDir), 0o750); err != nil {
+		return nil, fmt.Errorf("state: create %s: %w", dir, err)
+	}
+	f, err := os.OpenFile(filepath.Join(dir, lockName), os.O_RDWR|os.O_CREATE, 0o640)
+	if err != nil {
+		return nil, fmt.Errorf("state: open lock in %s: %w", dir, err)
+	}
+	f.Close()
+	return &Store{dir: dir, log: log}, nil
+}
+
+// Path is the state folder.
+func (s *Store) Path() string { return s.dir }
+
+// lock takes the folder's exclusive lock, waiting at most until ctx ends.
+// Holders only read and write local files, so the wait is milliseconds.
+func (s *Store) lock(ctx context.Context) (unlock func(), err error) {
+	f, err := os.OpenFile(filepath.Join(s.dir, lockName), os.O_RDWR|os.O_CREATE, 0o640)
+	if err != nil {
+		return nil, fmt.Errorf("state: open lock: %w", err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- flock(f, syscall.LOCK_EX) }()
+	select {
+	case err := <-done:
+		if err != nil {
+			f.Close()
+			return nil, fmt.Errorf("state: lock %s: %w", f.Name(), err)
+		}
+		return func() { f.Close() }, nil
+	case <-ctx.Done():
+		// The flock goroutine ends when the holder lets go; drop what it
+		// gets then.
+		go func() { <-done; f.Close() }()
+		return nil, fmt.Errorf("state: lock %s: %w", f.Name(), ctx.Err())
+	}
+}
+
+func flock(f *os.File, how int) error {
+	for {
+		err := syscall.Flock(int(f.Fd()), how)
+		if !errors.Is(err, syscall.EINTR) {
+			return err
+		}
+	}
+}
+
+// writeFile replaces path with data: temporary file, fsync, rename, fsync
+// of the folder. A reader sees the old file or the new one, never half.
+func writeFile(path string, data []byte) (err error) {
+	dir := filepath.Dir(path)
+	f, err := os.CreateTemp(dir, tmpPrefix+filepath.Base(path)+"-*")
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err != nil {
+			f.Close()
+			os.Remove(f.Name())
+		}
+	}()
+	if _, err = f.Write(data); err != nil {
+		return err
+	}
+	if err = f.Chmod(0o640); err != nil {
+		return err
+	}
+	if err = f.Sync(); err != nil {
+		return err
+	}
+	if err = f.Close(); err != nil {
+		return err
+	}
+	if err = os.Rename(f.Name(), path); err != nil {
+		return err
+	}
+	return syncDir(dir)
+}
+
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
+}
+
+// moveAside renames a file that cannot be read to NAME.corrupt-TIME, so it
+// stops every later run from tripping on it and stays for a person to look
+// at.
+func (s *Store) moveAside(path string, why error) {
+	to := path + ".corrupt-" + time.Now().UTC().Format("20060102T150405.000000000")
+	if err := os.Rename(path, to); err != nil {
+		s.log.Warn("state: a file cannot be read nor moved aside: ignoring it; remove it by hand", "path", path, "error", why, "move_error", err)
+		return
+	}
+	_ = syncDir(filepath.Dir(path))
+	s.log.Warn("state: moved a file that cannot be read aside; it is ignored from now on", "path", path, "moved_to", to, "error", why)
+}
+
+// loadGate reads the gate's state; a missing file is an empty state, a
+// corrupt one is moved aside and starts afresh.
+func (s *Store) loadGate() *gate.State {
+	p := filepath.Join(s.dir, gateName)
+	b, err := os.ReadFile(p)
+	if errors.Is(err, fs.ErrNotExist) {
+		return gate.New()
+	}
+	if err != nil {
+		s.log.Warn("state: cannot read the dedup state: deciding without it", "path", p, "error", err)
+		return gate.New()
+	}
+	st, err := gate.Decode(b)
+	if err != nil {
+		s.moveAside(p, err)
+		return gate.New()
+	}
+	return st
+}
+
+func (s *Store) saveGate(st *gate.State) error {
+	b, err := st.Encode()
+	if err != nil {
+		return err
+	}
+	if err := writeFile(filepath.Join(s.dir, gateName), b); err != nil {
+		return fmt.Errorf("state: save dedup state: %w", err)
+	}
+	return nil
+}
+
+func (s *Store) entryPath(id string) string {
+	return filepath.Join(s.dir, entryDir, id+entryExt)
+}
+
+// readEntry reads one entry; nil when it is not there (or was corrupt and
+// has been moved aside).
+func (s *Store) readEntry(id string) *Entry {
+	p := s.entryPath(id)
+	b, err := os.ReadFile(p)
+	if err != nil {
+		if !errors.Is(err, fs.ErrNotExist) {
+			s.log.Warn("outbox: cannot read a report", "path", p, "error", err)
+		}
+		return nil
+	}
+	e, err := DecodeEntry(b)
+	if err == nil && e.ID != id {
+		err = fmt.Errorf("outbox: decode report: id %q in a file named %s", e.ID, filepath.Base(p))
+	}
+	if err != nil {
+		s.moveAside(p, err)
+		return nil
+	}
+	return e
+}
+
+func (s *Store) putEntry(e *Entry) error {
+	b, err := e.Encode()
+	if err != nil {
+		return err
+	}
+	if err := writeFile(s.entryPath(e.ID), b); err != nil {
+		return fmt.Errorf("outbox: save report of %s: %w", e.Report.Unit, err)
+	}
+	return nil
+}
+
+func (s *Store) removeEntry(id string) error {
+	err := os.Remove(s.entryPath(id))
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("outbox: remove delivered report: %w", err)
+	}
+	os.Remove(filepath.Join(s.dir, entryDir, id+claimExt))
+	return syncDir(filepath.Join(s.dir, entryDir))
+}
+
+// entries reads every report in the outbox, oldest first. Unreadable files
+// are moved aside; temporary files left by a killed process are removed.
+func (s *Store) entries() []*Entry {
+	dir := filepath.Join(s.dir, entryDir)
+	des, err := os.ReadDir(dir)
+	if err != nil {
+		s.log.Warn("outbox: cannot list", "path", dir, "error", err)
+		return nil
+	}
+	var es []*Entry
+	for _, de := range des {
+		name := de.Name()
+		switch {
+		case strings.HasPrefix(name, tmpPrefix):
+			if info, err := de.Info(); err == nil && time.Since(info.ModTime()) > time.Hour {
+				os.Remove(filepath.Join(dir, name))
+			}
+		case strings.HasSuffix(name, entryExt) && !de.IsDir():
+			if e := s.readEntry(strings.TrimSuffix(name, entryExt)); e != nil {
+				es = append(es, e)
+			}
+		}
+	}
+	slices.SortFunc(es, func(a, b *Entry) int {
+		if c := a.Created.Compare(b.Created); c != 0 {
+			return c
+		}
+		return strings.Compare(a.ID, b.ID)
+	})
+	return es
+}
+
+// Pending lists the reports waiting in the outbox, oldest first, without
+// locking: for status output and tests.
+func (s *Store) Pending() []*Entry { return s.entries() }
+
+// claim is one process's right to deliver one entry. It is a non-blocking
+// flock: nobody ever waits on it, and the kernel drops it when the process
+// dies (even by kill -9), so a report being sent is never sent by two
+// processes at once and never stuck behind a dead one.
+type claim struct{ f *os.File }
+
+func (s *Store) tryClaim(id string) *claim {
+	f, err := os.OpenFile(filepath.Join(s.dir, entryDir, id+claimExt), os.O_RDWR|os.O_CREATE, 0o640)
+	if err != nil {
+		return nil
+	}
+	if err := flock(f, syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		f.Close()
+		return nil
+	}
+	return &claim{f: f}
+}
+
+func (c *claim) release() {
+	if c != nil {
+		c.f.Close()
+	}
+}
+
+// hashID is a short stable id of parts.
+func hashID(parts ...string) string {
+	h := sha256.New()
+	for _, p := range parts {
+		h.Write([]byte(p))
+		h.Write([]byte{0})
+	}
+	return hex.EncodeToString(h.Sum(nil)[:12])
+}
