@@ -337,7 +337,9 @@ func TestCorruptFilesAreMovedAsideAndTheReportGoesOut(t *testing.T) {
 		data func(t *testing.T, dir string) []byte
 	}{
 		{"corrupt gate state", gateName, func(*testing.T, string) []byte { return []byte("\x00\xffnot json") }},
-		{"truncated gate state", gateName, func(*testing.T, string) []byte { return []byte(`{"version":1,"units":{"odoo.service":{"runs":{"inv1":"2026-`) }},
+		{"truncated gate state", gateName, func(*testing.T, string) []byte {
+			return []byte(`{"version":1,"units":{"odoo.service":{"runs":{"inv1":"2026-`)
+		}},
 		{"gate state of a future version", gateName, func(*testing.T, string) []byte { return []byte(`{"version":9}`) }},
 		{"corrupt outbox entry", "outbox/x.json", func(*testing.T, string) []byte { return []byte("garbage") }},
 		{"truncated outbox entry", "outbox/x.json", func(t *testing.T, d string) []byte { b := good(t, d); return b[:len(b)/2] }},
