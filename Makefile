@@ -8,7 +8,7 @@ MAINTAINER ?= odoo-notify maintainers <maintainers@odoo-notify.org>
 DIST       ?= dist
 NFPM       ?= go run github.com/goreleaser/nfpm/v2/cmd/nfpm@v2.45.2
 
-STAGE := dist/stage
+STAGE ?= $(DIST)/stage
 DEB   := $(DIST)/odoo-notify_$(VERSION)_amd64.deb
 
 # sdjournal needs cgo; PIE, full RELRO, no build paths, version stamped.
@@ -25,7 +25,6 @@ test: deps
 	go vet ./...
 	go test -race -timeout 60m ./...
 
-
 build: $(STAGE)/odoo-notify
 
 $(STAGE)/odoo-notify: FORCE
@@ -40,12 +39,13 @@ $(DEB): $(STAGE)/odoo-notify packaging/nfpm.yaml packaging/man/odoo-notify.1 pac
 	sed -e 's/@VERSION@/$(VERSION)/' -e 's/@MAINTAINER@/$(MAINTAINER)/' \
 		-e "s/@DATE@/$$(date -R -d @$$(git log -1 --format=%ct 2>/dev/null || date +%s))/" \
 		packaging/doc/changelog | gzip -9n > $(STAGE)/changelog.gz
+	sed 's|@STAGE@|$(abspath $(STAGE))|' packaging/nfpm.yaml > $(STAGE)/nfpm.yaml
 	VERSION='$(VERSION)' MAINTAINER='$(MAINTAINER)' \
 	LIBC_VERSION=$$(objdump -T $(STAGE)/odoo-notify | grep -o 'GLIBC_[0-9.]*' | sed 's/GLIBC_//' | sort -V | tail -n 1) \
-		$(NFPM) pkg --config packaging/nfpm.yaml --packager deb --target $@
+		$(NFPM) pkg --config $(STAGE)/nfpm.yaml --packager deb --target $@
 	@echo "built $@"
 
-# lintian with the shipped overrides; any error or warning fails.
+# lintian: any error or warning fails (no overrides are shipped).
 lint-deb: $(DEB)
 	lintian --fail-on error,warning $(DEB)
 
