@@ -76,7 +76,9 @@ Usage:
   odoo-notify disable UNIT     remove that drop-in
   odoo-notify version
 
-Every command takes --config FILE (default /etc/odoo-notify/config.toml).
+Every command takes --config FILE (default /etc/odoo-notify/config.toml)
+and --state-dir DIR (the outbox and dedup state; default $STATE_DIRECTORY,
+else /var/lib/odoo-notify).
 dispatch, preview and test take --journal-file FILE (repeatable) and
 --journal-dir DIR to read an offline journal instead of the system's.
 `
@@ -92,6 +94,8 @@ type app struct {
 	configPath  string
 	configGiven bool
 	cfg         *config.Config
+	// stateDir is --state-dir: the outbox and the dedup state.
+	stateDir string
 }
 
 // run is the whole program without os.Exit: main and the tests call it.
@@ -150,7 +154,8 @@ func newLogger(w io.Writer) *slog.Logger {
 // shares. Parse errors are usage errors (exit 64).
 type flags struct {
 	*flag.FlagSet
-	config string
+	config   string
+	stateDir string
 }
 
 func newFlags(a *app, name string) *flags {
@@ -158,6 +163,7 @@ func newFlags(a *app, name string) *flags {
 	fs.SetOutput(io.Discard)
 	f := &flags{FlagSet: fs}
 	fs.StringVar(&f.config, "config", config.DefaultPath, "the config `file`")
+	fs.StringVar(&f.stateDir, "state-dir", "", "the state `folder` (outbox, dedup); default $STATE_DIRECTORY, else /var/lib/odoo-notify")
 	return f
 }
 
@@ -196,6 +202,7 @@ func (f *flags) flagList() string {
 // file must exist.
 func (a *app) loadConfig(f *flags) error {
 	a.configPath = f.config
+	a.stateDir = f.stateDir
 	f.Visit(func(fl *flag.Flag) {
 		if fl.Name == "config" {
 			a.configGiven = true
