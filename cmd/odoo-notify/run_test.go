@@ -23,6 +23,10 @@ func cli(t *testing.T, env map[string]string, args ...string) (stdout, stderr st
 		"MONITOR_EXIT_STATUS", "MONITOR_INVOCATION_ID", "CREDENTIALS_DIRECTORY", "STATE_DIRECTORY"} {
 		t.Setenv(k, env[k])
 	}
+	if env["STATE_DIRECTORY"] == "" {
+		// Each test its own outbox: never /var/lib/odoo-notify.
+		t.Setenv("STATE_DIRECTORY", t.TempDir())
+	}
 	var out, errb bytes.Buffer
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
