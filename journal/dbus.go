@@ -33,6 +33,10 @@ func StateFromDBus(ctx context.Context, unit string) (State, error) {
 	defer cancel()
 	conn, err := dbus.NewSystemConnectionContext(ctx)
 	if err != nil {
+		if ctx.Err() != nil {
+			// godbus reports the closed socket; the deadline is the cause.
+			err = fmt.Errorf("no answer in time: %w", ctx.Err())
+		}
 		return State{}, fmt.Errorf("%s: connect to the system bus (is dbus running?): %w", op, err)
 	}
 	defer conn.Close()

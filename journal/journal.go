@@ -24,6 +24,7 @@ import (
 	"regexp"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -107,9 +108,16 @@ type Journal struct {
 // options.
 func OpenSystem() (*Journal, error) {
 	const op = "journal: open system journal"
+	// sd_journal_open(SD_JOURNAL_LOCAL_ONLY) reads only this machine's
+	// subdirectory; containers' journals linked next to it are not ours to
+	// check.
+	only := ""
+	if id, err := os.ReadFile("/etc/machine-id"); err == nil {
+		only = strings.TrimSpace(string(id))
+	}
 	found := 0
 	for _, dir := range systemDirs {
-		n, err := checkDir(dir)
+		n, err := checkDir(dir, only)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", op, err)
 		}
@@ -148,7 +156,7 @@ func OpenFiles(paths []string) (*Journal, error) {
 // subdirectories (--journal-dir), as journalctl --directory does.
 func OpenDir(dir string) (*Journal, error) {
 	const op = "journal: open directory"
-	n, err := checkDir(dir)
+	n, err := checkDir(dir, "")
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", op, err)
 	}
@@ -397,17 +405,18 @@ func cut(b []byte) string {
 var machineID = regexp.MustCompile(`^[0-9a-f]{32}$`)
 
 // checkDir returns how many journal files are under dir (dir itself and its
-// machine-id subdirectories, as sd_journal_open_directory reads them), and
-// an ErrNoAccess error when one of them, or a directory, cannot be read. A
+// machine-id subdirectories, as sd_journal_open_directory reads them, or
+// only the subdirectory named only when it is not empty), and an
+// ErrNoAccess error when one of them, or a directory, cannot be read. A
 // missing dir holds no files.
-func checkDir(dir string) (int, error) {
+func checkDir(dir, only string) (int, error) {
 	found, err := checkOneDir(dir)
 	if err != nil || found < 0 {
 		return 0, err
 	}
 	entries, _ := os.ReadDir(dir)
 	for _, e := range entries {
-		if !e.IsDir() || !machineID.MatchString(e.Name()) {
+		if !e.IsDir() || !machineID.MatchString(e.Name()) || (only != "" && e.Name() != only) {
 			continue
 		}
 		n, err := checkOneDir(filepath.Join(dir, e.Name()))

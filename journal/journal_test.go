@@ -533,3 +533,24 @@ func TestNoAccess(t *testing.T) {
 		})
 	}
 }
+
+func TestOpenSystemWithoutJournald(t *testing.T) {
+	// As on a machine (or container) where journald never ran: the
+	// directories are missing or empty.
+	dir := t.TempDir()
+	saved := systemDirs
+	systemDirs = []string{filepath.Join(dir, "var-log-journal"), filepath.Join(dir, "run-log-journal")}
+	t.Cleanup(func() { systemDirs = saved })
+	if err := os.Mkdir(systemDirs[0], 0o755); err != nil {
+		t.Fatal(err)
+	}
+	j, err := OpenSystem()
+	if err == nil {
+		j.Close()
+		t.Fatal("opened an empty system journal; want an error")
+	}
+	if !strings.HasPrefix(err.Error(), "journal: open system journal: no journal files") ||
+		!strings.Contains(err.Error(), "--journal-dir") {
+		t.Errorf("error %q: want it to say there are no journal files and how to read saved ones", err)
+	}
+}
