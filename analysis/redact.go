@@ -15,23 +15,25 @@ const Redacted = "<redacted>"
 // the rest.
 type rule struct {
 	re *regexp.Regexp
-	// hint is a lowercase substring every match holds, so most lines cost
-	// a strings.Contains and no regexp.
+	// hint lists lowercase substrings ("a|b"), one of which every match
+	// holds, so most lines cost a strings.Contains and no regexp.
 	hint string
+	// repl replaces a match; "" means group 1 followed by <redacted>.
+	repl string
 }
 
 // builtin are the secrets an Odoo log is known to carry: odoo.conf keys
 // printed by a config dump or a traceback's locals, passwords in URLs and
 // libpq DSNs, session ids, Authorization headers and bearer tokens.
 var builtin = []rule{
-	{regexp.MustCompile(`(?i)(\b\w*(?:passw(?:or)?d|pwd|secret|api_?key|token)['"]?\s*[:=]\s*)(?:"[^"]*"|'[^']*'|[^\s,;&}\])]+)`), "passw|pwd|secret|key|token"},
-	{regexp.MustCompile(`(?i)((?:session_id|sid)['"]?\s*[:=]\s*['"]?)[^\s;,'"&]+`), "sid|session_id"},
-	{regexp.MustCompile(`(?i)(authorization['"]?\s*[:=]\s*['"]?)[^'"\r\n]+`), "authorization"},
-	{regexp.MustCompile(`(?i)(\bbearer\s+)[A-Za-z0-9\-._~+/]+=*`), "bearer"},
+	{regexp.MustCompile(`(?i)(\b\w*(?:passw(?:or)?d|pwd|secret|api_?key|token)['"]?\s*[:=]\s*)(?:"[^"]*"|'[^']*'|[^\s,;&}\])]+)`), "passw|pwd|secret|key|token", ""},
+	{regexp.MustCompile(`(?i)((?:session_id|sid)['"]?\s*[:=]\s*['"]?)[^\s;,'"&]+`), "sid|session_id", ""},
+	{regexp.MustCompile(`(?i)(authorization['"]?\s*[:=]\s*['"]?)[^'"\r\n]+`), "authorization", ""},
+	{regexp.MustCompile(`(?i)(\bbearer\s+)[A-Za-z0-9\-._~+/]+=*`), "bearer", ""},
 	// scheme://user:password@host
-	{regexp.MustCompile(`([a-zA-Z][a-zA-Z0-9+.\-]*://[^/\s:@]*:)[^@\s/]+@`), "://"},
+	{regexp.MustCompile(`([a-zA-Z][a-zA-Z0-9+.\-]*://[^/\s:@]*:)[^@\s/]+@`), "://", "${1}" + Redacted + "@"},
 	// Slack and other webhook URLs are secrets themselves.
-	{regexp.MustCompile(`(https://hooks\.slack\.com/)\S+`), "hooks.slack.com"},
+	{regexp.MustCompile(`(https://hooks\.slack\.com/)\S+`), "hooks.slack.com", ""},
 }
 
 // Redactor removes secrets from report text before it leaves the host.
@@ -63,7 +65,11 @@ func (x *Redactor) Redact(s string) string {
 		if !containsAny(lower, r.hint) {
 			continue
 		}
-		s = r.re.ReplaceAllString(s, "${1}"+Redacted)
+		repl := r.repl
+		if repl == "" {
+			repl = "${1}" + Redacted
+		}
+		s = r.re.ReplaceAllString(s, repl)
 	}
 	if x != nil {
 		for _, re := range x.extra {
