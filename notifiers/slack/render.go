@@ -136,7 +136,7 @@ func logExcerpt(lines []report.Line) (shown int, sections []string) {
 		// Cut before formatting: a 10 MB line would otherwise be copied
 		// whole to repair its UTF-8, only to be cut afterwards.
 		line.Message = report.Truncate(line.Message, report.MaxLineBytes)
-		l := cut(unfence(esc(report.FormatLine(line))), maxLineRunes)
+		l := cut(esc(report.FormatLine(line)), maxLineRunes)
 		n := utf8.RuneCountInString(l) + 1
 		if total+n > maxLogRunes {
 			break
@@ -181,14 +181,15 @@ func text(s string) *slack.TextBlockObject {
 var escaper = strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;")
 
 // esc makes untrusted text safe in mrkdwn: Slack reads <...> as a link or
-// mention (<!channel>), so &, < and > are sent as entities. Invalid UTF-8
-// becomes U+FFFD.
+// mention (<!channel>), so &, < and > are sent as entities, and runs of
+// backticks are broken up so the text cannot open or close a code block.
+// Invalid UTF-8 becomes U+FFFD.
 func esc(s string) string {
-	return escaper.Replace(report.ValidUTF8(s))
+	return unfence(escaper.Replace(report.ValidUTF8(s)))
 }
 
-// unfence keeps log text from closing its code block: a zero-width space
-// goes between any two backticks in a row.
+// unfence puts a zero-width space between any two backticks in a row, so
+// that no "```" is left to start or end a code block.
 func unfence(s string) string {
 	if !strings.Contains(s, "``") {
 		return s
