@@ -9,9 +9,13 @@ import (
 	"time"
 )
 
-// MaxLineBytes bounds one log line in every rendering; a 10 MB line is cut
-// here, with CutMark, and the report still goes out.
+// MaxLineBytes bounds one log line in the text, HTML and chat renderings; a
+// 10 MB line is cut here, with CutMark, and the report still goes out.
 const MaxLineBytes = 4096
+
+// MaxJSONLineBytes bounds one log line in the JSON rendering, so a webhook
+// body stays well under the 1 MB many receivers accept.
+const MaxJSONLineBytes = 16 << 10
 
 // JSON renders the report as the versioned JSON contract (README, "Report
 // JSON"). encoding/json replaces invalid UTF-8 with U+FFFD, so a line of
@@ -22,8 +26,10 @@ func (r *Report) JSON() ([]byte, error) {
 		*Report
 	}
 	out := *r
-	if out.Lines == nil {
-		out.Lines = []Line{}
+	out.Lines = make([]Line, len(r.Lines))
+	for i, l := range r.Lines {
+		l.Message = Truncate(l.Message, MaxJSONLineBytes)
+		out.Lines[i] = l
 	}
 	b, err := json.Marshal(wire{Schema: Schema, Report: &out})
 	if err != nil {

@@ -87,6 +87,11 @@ func TestJSONContract(t *testing.T) {
 			t.Errorf("line lacks %q", k)
 		}
 	}
+	huge := sample()
+	huge.Lines[0].Message = strings.Repeat("y", 10<<20)
+	if b, _ := huge.JSON(); len(b) > 2*MaxJSONLineBytes || !strings.Contains(string(b), CutMark) {
+		t.Errorf("a 10 MB line gave %d bytes of JSON, want it cut to %d with %q", len(b), MaxJSONLineBytes, CutMark)
+	}
 	empty := &Report{Host: "h", Unit: "u"}
 	b, _ = empty.JSON()
 	if !strings.Contains(string(b), `"lines":[]`) {
