@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -357,4 +358,57 @@ func TestSignalName(t *testing.T) {
 			}
 		})
 	}
+}
+
+func TestStderrIsJournalStream(t *testing.T) {
+	var st syscall.Stat_t
+	if err := syscall.Fstat(2, &st); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name string
+		env  string
+		want bool
+	}{
+		{name: "not under systemd", env: "", want: false},
+		{name: "stderr is the journal stream", env: fmt.Sprintf("%d:%d", st.Dev, st.Ino), want: true},
+		{name: "another stream (stderr redirected)", env: fmt.Sprintf("%d:%d", st.Dev, st.Ino+1), want: false},
+		{name: "garbage", env: "journal", want: false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Setenv("JOURNAL_STREAM", tt.env)
+			if got := StderrIsJournalStream(); got != tt.want {
+				t.Errorf("JOURNAL_STREAM=%q: got %v, want %v", tt.env, got, tt.want)
+			}
+		})
+	}
+}
+
+// FuzzEvents feeds systemd-like messages in any order: the state and the
+// crash history must come out without panic and never list more crashes
+// than there are messages.
+func FuzzEvents(f *testing.F) {
+	f.Add("odoo.service: Main process exited, code=killed, status=9/KILL", "killed", "9", "odoo.service: Failed with result 'signal'.", "signal", "3")
+	f.Add("odoo.service: Start request repeated too quickly.", "", "", "odoo.service: Scheduled restart job, restart counter is at 99999999999999999999.", "", "x")
+	f.Add("Main process exited, code=dumped, status=4294967296/SEGV", "dumped", "-1", "Failed with result ''", "", "")
+	f.Fuzz(func(t *testing.T, msg1, code, status, msg2, result, restarts string) {
+		mk := func(i int, msg, id string, fields ...string) Entry {
+			e := Entry{Time: t0.Add(time.Duration(i) * time.Second), Message: msg, Fields: map[string]string{"INVOCATION_ID": id}}
+			for k := 0; k+1 < len(fields); k += 2 {
+				e.Fields[fields[k]] = fields[k+1]
+			}
+			return e
+		}
+		events := []Entry{
+			mk(0, msg1, "a", "MESSAGE_ID", msgProcessExit, "EXIT_CODE", code, "EXIT_STATUS", status),
+			mk(1, msg2, "a", "MESSAGE_ID", msgUnitFailed, "UNIT_RESULT", result),
+			mk(2, msg1, "", "N_RESTARTS", restarts),
+			mk(3, msg2, "b"),
+		}
+		StateFromEvents(unit, events)
+		if got := Crashes(events); len(got) > len(events) {
+			t.Fatalf("%d crashes from %d messages", len(got), len(events))
+		}
+	})
 }
