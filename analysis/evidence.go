@@ -35,40 +35,40 @@ type oomEvidence struct {
 type pattern struct {
 	cause, kind string
 	re          *regexp.Regexp
-	// hint is a cheap substring that must be present, so most lines cost
-	// a few strings.Contains and no regexp.
+	// hint lists substrings ("a|b"), one of which every match holds, so
+	// most lines cost a few strings.Contains and no regexp.
 	hint string
 }
 
 // patterns are Odoo's, psycopg2's and Python's own words for each cause, in
 // the order they are tried on one line.
 var patterns = []pattern{
-	{CausePortInUse, "", regexp.MustCompile(`Address already in use`), "ddress"},
-	{CausePortInUse, "", regexp.MustCompile(`\[Errno (?:98|48)\]`), "Errno"},
+	{CausePortInUse, "", regexp.MustCompile(`Address already in use`), "Address already in use"},
+	{CausePortInUse, "", regexp.MustCompile(`\[Errno (?:98|48)\]`), "[Errno 98]|[Errno 48]"},
 
 	{CauseConfigError, "option", regexp.MustCompile(`error: no such option: \S+`), "no such option"},
 	{CauseConfigError, "addons", regexp.MustCompile(`is not a valid addons directory|addons.?path.*(?:does not exist|no such directory|not a directory)`), "addons"},
-	{CauseConfigError, "option", regexp.MustCompile(`error: option -{1,2}[\w-]+: .+|error: unrecognized arguments: .+|invalid (?:integer|choice|float) value`), "error"},
-	{CauseConfigError, "file", regexp.MustCompile(`MissingSectionHeaderError|File contains no section headers|ParsingError: Source contains parsing errors|Duplicate(?:Option|Section)Error`), "e"},
-	{CauseConfigError, "file", regexp.MustCompile(`(?:PermissionError|FileNotFoundError|IOError|IsADirectoryError): \[Errno \d+\] [^:]+: '[^']*(?:\.conf|\.cfg|odoorc)'`), "Errno"},
+	{CauseConfigError, "option", regexp.MustCompile(`error: option -{1,2}[\w-]+: .+|error: unrecognized arguments: .+|invalid (?:integer|choice|float) value`), "error: option|error: unrecognized|invalid integer|invalid choice|invalid float"},
+	{CauseConfigError, "file", regexp.MustCompile(`MissingSectionHeaderError|File contains no section headers|ParsingError: Source contains parsing errors|Duplicate(?:Option|Section)Error`), "MissingSectionHeader|no section headers|ParsingError|DuplicateOption|DuplicateSection"},
+	{CauseConfigError, "file", regexp.MustCompile(`(?:PermissionError|FileNotFoundError|IOError|IsADirectoryError): \[Errno \d+\] [^:]+: '[^']*(?:\.conf|\.cfg|odoorc)'`), ".conf'|.cfg'|odoorc'"},
 
 	{CauseDBUnreachable, "host", regexp.MustCompile(`could not translate host name "[^"]*" to address.*`), "translate host"},
 	{CauseDBUnreachable, "no-db", regexp.MustCompile(`database "[^"]*" does not exist`), "does not exist"},
-	{CauseDBUnreachable, "auth", regexp.MustCompile(`password authentication failed for user "[^"]*"|no pg_hba\.conf entry for .*|fe_sendauth: no password supplied|authentication failed for user "[^"]*"`), "auth"},
-	{CauseDBUnreachable, "socket", regexp.MustCompile(`connection to server on socket "[^"]*" failed: No such file or directory|could not connect to server: No such file or directory`), "No such file"},
-	{CauseDBUnreachable, "refused", regexp.MustCompile(`(?:could not connect to server|connection to server at [^\n]*? failed): Connection refused`), "refused"},
-	{CauseDBUnreachable, "other", regexp.MustCompile(`(?:could not connect to server|connection to server at [^\n]*? failed): .+|the database system is (?:starting up|shutting down|in recovery mode)|too many clients already|remaining connection slots are reserved|server closed the connection unexpectedly`), "e"},
-	{CauseDBUnreachable, "other", regexp.MustCompile(`Connection to the database failed`), "database failed"},
+	{CauseDBUnreachable, "auth", regexp.MustCompile(`password authentication failed for user "[^"]*"|no pg_hba\.conf entry for .*|fe_sendauth: no password supplied|authentication failed for user "[^"]*"`), "authentication failed|pg_hba|fe_sendauth"},
+	{CauseDBUnreachable, "socket", regexp.MustCompile(`connection to server on socket "[^"]*" failed: No such file or directory|could not connect to server: No such file or directory`), "No such file or directory"},
+	{CauseDBUnreachable, "refused", regexp.MustCompile(`(?:could not connect to server|connection to server at [^\n]*? failed): Connection refused`), "Connection refused"},
+	{CauseDBUnreachable, "other", regexp.MustCompile(`(?:could not connect to server|connection to server at [^\n]*? failed): .+|the database system is (?:starting up|shutting down|in recovery mode)|too many clients already|remaining connection slots are reserved|server closed the connection unexpectedly`), "could not connect to server|connection to server at|the database system is|too many clients|connection slots|server closed the connection"},
+	{CauseDBUnreachable, "other", regexp.MustCompile(`Connection to the database failed`), "Connection to the database failed"},
 
-	{CauseWorkerTimeout, "real", regexp.MustCompile(`\w*Worker\w* \(\d+\) timeout after \d+s|virtual real time limit(?: \([^)]*\))? reached`), "time"},
-	{CauseWorkerTimeout, "cpu", regexp.MustCompile(`CPU time limit(?: \(\d+\))? (?:reached|exceeded)`), "CPU"},
-	{CauseWorkerTimeout, "memory", regexp.MustCompile(`(?:virtual memory|[Ss]erver memory|memory) limit(?: \(\d+\))? (?:reached|exceeded)|^MemoryError\b`), "emory"},
+	{CauseWorkerTimeout, "real", regexp.MustCompile(`\w*Worker\w* \(\d+\) timeout after \d+s|virtual real time limit(?: \([^)]*\))? reached`), "timeout after|virtual real time limit"},
+	{CauseWorkerTimeout, "cpu", regexp.MustCompile(`CPU time limit(?: \(\d+\))? (?:reached|exceeded)`), "CPU time limit"},
+	{CauseWorkerTimeout, "memory", regexp.MustCompile(`(?:virtual memory|[Ss]erver memory|memory) limit(?: \(\d+\))? (?:reached|exceeded)|^MemoryError\b`), "emory limit|MemoryError"},
 }
 
 // match returns the first pattern that matches text.
 func match(text string) (decision, bool) {
 	for _, p := range patterns {
-		if !strings.Contains(text, p.hint) {
+		if !containsAny(text, p.hint) {
 			continue
 		}
 		if loc := p.re.FindStringIndex(text); loc != nil {

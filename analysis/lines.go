@@ -2,7 +2,6 @@ package analysis
 
 import (
 	"regexp"
-	"strconv"
 	"strings"
 
 	"github.com/odoo-notify/odoo-notify/report"
@@ -45,10 +44,6 @@ var (
 	syslogRe = regexp.MustCompile(`^(?:[A-Z][a-z]{2} [ 0-9]\d \d\d:\d\d:\d\d|\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?(?:Z|[+-]\d\d:?\d\d)?) \S+ `)
 	// the syslog tag: "odoo[1234]: ".
 	tagRe = regexp.MustCompile(`^[^\s:\[\]]+(?:\[\d+\])?: ?`)
-	// Odoo's log format (odoo/netsvc.py):
-	// "2024-05-01 10:00:00,123 1234 ERROR db odoo.x: msg"; the time is
-	// optional because ReadLog moves it to report.Line.Time.
-	odooRe = regexp.MustCompile(`^(?:\d{4}-\d\d-\d\d \d\d:\d\d:\d\d(?:,\d+)? )?(\d+) (DEBUG|INFO|WARNING|WARN|ERROR|CRITICAL|TEST|NOTSET|\?) (\S+) ([\w.\-]+): ?`)
 	// Odoo's --syslog format: "Odoo Server 16.0:db:ERROR:odoo.x:msg".
 	odooSyslogRe = regexp.MustCompile(`^Odoo Server [^:]*:([^:]*):([A-Z]+):([\w.\-]+):`)
 )
@@ -93,14 +88,18 @@ func appendLine(out []entry, s string) []entry {
 // appendPiece strips the prefixes of one physical line and undoes syslog's
 // #012 folding.
 func appendPiece(out []entry, s string) []entry {
-	if m := composeRe.FindStringIndex(s); m != nil {
-		s = s[m[1]:]
+	if mayBeCompose(s) {
+		if m := composeRe.FindStringIndex(s); m != nil {
+			s = s[m[1]:]
+		}
 	}
-	if m := syslogRe.FindStringIndex(s); m != nil {
-		s = s[m[1]:]
-		if !strings.HasPrefix(s, "Odoo Server ") {
-			if m := tagRe.FindStringIndex(s); m != nil {
-				s = s[m[1]:]
+	if mayBeSyslog(s) {
+		if m := syslogRe.FindStringIndex(s); m != nil {
+			s = s[m[1]:]
+			if !strings.HasPrefix(s, "Odoo Server ") {
+				if m := tagRe.FindStringIndex(s); m != nil {
+					s = s[m[1]:]
+				}
 			}
 		}
 	}
@@ -117,14 +116,29 @@ func appendPiece(out []entry, s string) []entry {
 	}
 }
 
+// mayBeCompose and mayBeSyslog are cheap tests that keep most lines away
+// from the regexps.
+func mayBeCompose(s string) bool {
+	if len(s) > 80 {
+		s = s[:80]
+	}
+	return strings.Contains(s, " |")
+}
+
+func mayBeSyslog(s string) bool {
+	if len(s) < 17 {
+		return false
+	}
+	return (s[0] >= 'A' && s[0] <= 'Z' && s[3] == ' ' && s[6] == ' ') || (s[4] == '-' && s[10] == 'T')
+}
+
 func parseEntry(s string) entry {
 	if len(s) > maxPiece {
 		s = s[:maxPiece]
 	}
 	if len(s) > 0 && s[0] >= '0' && s[0] <= '9' {
-		if m := odooRe.FindStringSubmatchIndex(s); m != nil {
-			pid, _ := strconv.Atoi(s[m[2]:m[3]])
-			return entry{text: s[m[1]:], record: true, pid: pid, level: s[m[4]:m[5]], logger: s[m[8]:m[9]]}
+		if e, ok := parseRecord(s); ok {
+			return e
 		}
 	}
 	if strings.HasPrefix(s, "Odoo Server ") {
@@ -133,6 +147,60 @@ func parseEntry(s string) entry {
 		}
 	}
 	return entry{text: s}
+}
+
+// parseRecord reads Odoo's log format (odoo/netsvc.py) by hand, the
+// hottest path of the analysis: "2024-05-01 10:00:00,123 1234 ERROR db
+// odoo.x: msg", the time optional because ReadLog moves it to Line.Time.
+func parseRecord(s string) (entry, bool) {
+	if len(s) >= 24 && s[4] == '-' && s[10] == ' ' && s[13] == ':' && s[19] == ',' {
+		i := 20
+		for i < len(s) && s[i] >= '0' && s[i] <= '9' {
+			i++
+		}
+		if i == len(s) || s[i] != ' ' {
+			return entry{}, false
+		}
+		s = s[i+1:]
+	}
+	pid, rest, ok := strings.Cut(s, " ")
+	if !ok || pid == "" || len(pid) > 10 {
+		return entry{}, false
+	}
+	n := 0
+	for i := 0; i < len(pid); i++ {
+		if pid[i] < '0' || pid[i] > '9' {
+			return entry{}, false
+		}
+		n = n*10 + int(pid[i]-'0')
+	}
+	level, rest, ok := strings.Cut(rest, " ")
+	if !ok || !isLevel(level) {
+		return entry{}, false
+	}
+	_, rest, ok = strings.Cut(rest, " ") // the database, "?" when none
+	if !ok {
+		return entry{}, false
+	}
+	logger, msg, ok := strings.Cut(rest, ":")
+	if !ok || logger == "" {
+		return entry{}, false
+	}
+	for i := 0; i < len(logger); i++ {
+		c := logger[i]
+		if !(c == '.' || c == '_' || c == '-' || c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z') {
+			return entry{}, false
+		}
+	}
+	return entry{text: strings.TrimPrefix(msg, " "), record: true, pid: n, level: level, logger: logger}, true
+}
+
+func isLevel(s string) bool {
+	switch s {
+	case "DEBUG", "INFO", "WARNING", "WARN", "ERROR", "CRITICAL", "TEST", "NOTSET", "?":
+		return true
+	}
+	return false
 }
 
 // levelPriority maps Odoo's level names to syslog priorities.

@@ -1,0 +1,171 @@
+package analysis_test
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/odoo-notify/odoo-notify/analysis"
+	"github.com/odoo-notify/odoo-notify/report"
+)
+
+func lines(ss ...string) []report.Line {
+	out := make([]report.Line, len(ss))
+	for i, s := range ss {
+		out[i] = report.Line{Priority: 6, Message: s}
+	}
+	return out
+}
+
+var dbRefused = lines(
+	"2026-11-25 10:00:01,521 4711 CRITICAL prod odoo.service.server: Failed to initialize database `prod`.",
+	"Traceback (most recent call last):",
+	`  File "/usr/lib/python3/dist-packages/psycopg2/__init__.py", line 122, in connect`,
+	"    conn = _connect(dsn, connection_factory=connection_factory, **kwasync)",
+	`psycopg2.OperationalError: connection to server at "localhost" (127.0.0.1), port 5432 failed: Connection refused`,
+)
+
+func TestFingerprint(t *testing.T) {
+	fp := func(in analysis.Input) string {
+		r := &report.Report{Result: in.Result, ExitStatus: in.ExitStatus}
+		analysis.Apply(r, analysis.Analyze(in))
+		return analysis.Fingerprint(r)
+	}
+	same := analysis.Input{Unit: "odoo.service", Result: "exit-code", ExitCode: "exited", ExitStatus: "255", Lines: dbRefused}
+	// The same bug at another time, with other lines around it, is the
+	// same story.
+	later := same
+	later.Lines = append(lines("2026-11-25 11:00:00,000 4800 INFO ? odoo: Odoo version 16.0"), dbRefused...)
+	if a, b := fp(same), fp(later); a != b {
+		t.Errorf("the same failure gave two fingerprints: %q and %q", a, b)
+	}
+	if got, want := fp(same), "db-unreachable|psycopg2.OperationalError|/usr/lib/python3/dist-packages/psycopg2/__init__.py:122 in connect"; got != want {
+		t.Errorf("fingerprint = %q, want %q", got, want)
+	}
+	other := same
+	other.Lines = lines("Traceback (most recent call last):", `  File "/opt/odoo/odoo/fields.py", line 1931, in setup`, "KeyError: 'partner_id'")
+	if fp(same) == fp(other) {
+		t.Error("a new bug gave the old fingerprint")
+	}
+	noExc := analysis.Input{Unit: "odoo.service", Result: "signal", ExitCode: "killed", ExitStatus: "KILL"}
+	if got, want := fp(noExc), "signal|signal|KILL"; got != want {
+		t.Errorf("fingerprint without exception = %q, want %q", got, want)
+	}
+	if got := analysis.Fingerprint(&report.Report{Result: "exit-code", ExitStatus: "1"}); got != "unknown|exit-code|1" {
+		t.Errorf("fingerprint of an unanalysed report = %q", got)
+	}
+}
+
+// TestHostileLines feeds what a broken or hostile service writes: the
+// report must still say what systemd knows, quickly and with bounded
+// memory.
+func TestHostileLines(t *testing.T) {
+	huge := strings.Repeat("A", 10<<20)
+	folded := strings.Repeat("#012", 3<<20)
+	junk := string([]byte{0xff, 0xfe, 0xfd, 0x00, 0x1b, 0x9b, 0xc3, 0x28})
+	for _, tt := range []struct {
+		name  string
+		lines []report.Line
+		cause string
+	}{
+		{"10 MB line", lines(huge), "exit-code"},
+		{"10 MB line then a traceback", append(lines(huge), dbRefused...), "db-unreachable"},
+		{"three million syslog folds", lines("Nov 25 10:00:01 erp1 odoo[1]: x" + folded), "exit-code"},
+		{"binary junk", lines(junk, junk+"Traceback (most recent call last):", junk), "exit-code"},
+		{"a frame and nothing else", lines(`  File "/x.py", line 1, in f`), "exit-code"},
+		{"a header and nothing else", lines("Traceback (most recent call last):"), "exit-code"},
+		{"junk exception line", lines("Traceback (most recent call last):", `  File "/x.py", line 1, in f`, junk), "exception-exit"},
+		{"chain marker alone", lines("During handling of the above exception, another exception occurred:"), "exit-code"},
+		{"100000 tracebacks", manyTracebacks(100000), "exception-exit"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			res := analysis.Analyze(analysis.Input{Unit: "odoo.service", Result: "exit-code", ExitCode: "exited", ExitStatus: "1", Lines: tt.lines})
+			if res.Cause != tt.cause {
+				t.Errorf("cause = %q, want %q", res.Cause, tt.cause)
+			}
+			if x := res.Exception; x != nil && (len(x.Traceback) > 64<<10 || len(x.Message) > 2048 || len(x.Type) > 256) {
+				t.Errorf("exception not bounded: type %d, message %d, traceback %d bytes", len(x.Type), len(x.Message), len(x.Traceback))
+			}
+			r := &report.Report{Host: "erp1", Unit: "odoo.service", Result: "exit-code", ExitCode: "exited", ExitStatus: "1"}
+			analysis.Apply(r, res)
+			if _, err := r.JSON(); err != nil {
+				t.Errorf("the report does not render: %v", err)
+			}
+		})
+	}
+}
+
+func manyTracebacks(n int) []report.Line {
+	var out []report.Line
+	for i := 0; i < n; i++ {
+		out = append(out, lines("Traceback (most recent call last):", `  File "/x.py", line 1, in f`, "    f()", "ValueError: boom")...)
+	}
+	return out
+}
+
+func TestKernelOOMMatchesTheUnit(t *testing.T) {
+	killed := analysis.Input{Unit: "odoo.service", Result: "signal", ExitCode: "killed", ExitStatus: "KILL",
+		Lines: lines("2026-11-25 10:00:00,000 1234 INFO prod odoo.addons.base.models.ir_cron: Starting job")}
+	for _, tt := range []struct {
+		name   string
+		kernel []string
+		cause  string
+	}{
+		{"cgroup names the unit", []string{
+			"oom-kill:constraint=CONSTRAINT_MEMCG,nodemask=(null),cpuset=/,mems_allowed=0,oom_memcg=/system.slice/odoo.service,task_memcg=/system.slice/odoo.service,task=python3,pid=999,uid=105",
+			"Memory cgroup out of memory: Killed process 999 (python3) total-vm:1kB, anon-rss:1048576kB, file-rss:0kB, shmem-rss:0kB, UID:105 pgtables:1kB oom_score_adj:0"}, "oom-kill"},
+		{"cgroup names another unit", []string{
+			"oom-kill:constraint=CONSTRAINT_NONE,nodemask=(null),cpuset=/,mems_allowed=0,global_oom,task_memcg=/system.slice/odoo-staging.service,task=python3,pid=1234,uid=105",
+			"Out of memory: Killed process 1234 (python3) total-vm:1kB, anon-rss:1kB, file-rss:0kB, shmem-rss:0kB, UID:105 pgtables:1kB oom_score_adj:0"}, "signal"},
+		{"PID from Odoo's lines, no cgroup", []string{"Out of memory: Killed process 1234 (python3.11) total-vm:1kB, anon-rss:1kB, file-rss:0kB, shmem-rss:0kB, UID:105 pgtables:1kB oom_score_adj:0"}, "oom-kill"},
+		{"old kernel wording", []string{"Out of memory: Kill process 1234 (odoo) score 912 or sacrifice child"}, "oom-kill"},
+		{"another program", []string{"Out of memory: Killed process 555 (java) total-vm:1kB, anon-rss:1kB, file-rss:0kB, shmem-rss:0kB, UID:0 pgtables:1kB oom_score_adj:0"}, "signal"},
+		{"no kernel line", nil, "signal"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			in := killed
+			for _, k := range tt.kernel {
+				in.Kernel = append(in.Kernel, report.Line{Message: k})
+			}
+			if got := analysis.Analyze(in).Cause; got != tt.cause {
+				t.Errorf("cause = %q, want %q", got, tt.cause)
+			}
+		})
+	}
+}
+
+func TestMemoryMaxInfinityIsUnknown(t *testing.T) {
+	res := analysis.Analyze(analysis.Input{Unit: "odoo.service", Result: "oom-kill", Settings: analysis.Settings{MemoryMax: ^uint64(0), Workers: 4}})
+	if h := strings.Join(res.Hints, " "); strings.Contains(h, "MemoryMax=") || !strings.Contains(h, "workers=4") {
+		t.Errorf("hints = %q: MemoryMax=infinity must not be shown as a limit", h)
+	}
+}
+
+// TestCorpusThroughLogFiles runs every journal case of the corpus again as
+// Odoo's own log file would hold it, through ReadLog: the cause and the
+// exception must not depend on where the lines were read.
+func TestCorpusThroughLogFiles(t *testing.T) {
+	for _, c := range loadCorpus(t) {
+		if c.Source != "journal" {
+			continue
+		}
+		t.Run(c.Name, func(t *testing.T) {
+			b, err := os.ReadFile(c.Log)
+			if err != nil {
+				t.Fatal(err)
+			}
+			p := filepath.Join(t.TempDir(), "odoo.log")
+			if err := os.WriteFile(p, b, 0o600); err != nil {
+				t.Fatal(err)
+			}
+			c.Source, c.Log = "file", p
+			in := caseInput(t, c)
+			r := &report.Report{Host: "erp1", Unit: "odoo.service", Result: c.Result, ExitCode: c.ExitCode, ExitStatus: c.ExitStatus, Lines: in.Lines}
+			analysis.Apply(r, analysis.Analyze(in))
+			red, _ := analysis.NewRedactor(nil)
+			red.Report(r)
+			CheckReport(t, c.Want, r)
+		})
+	}
+}
