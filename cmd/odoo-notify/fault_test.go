@@ -107,7 +107,7 @@ func newHook(t testing.TB, slack bool) *hook {
 			return
 		case "slow":
 			select {
-			case <-time.After(3 * time.Second):
+			case <-time.After(20 * time.Second):
 			case <-r.Context().Done():
 			}
 			return
@@ -162,7 +162,7 @@ type mailServer struct {
 	exited  chan error
 }
 
-func newMailServer(t *testing.T) *mailServer {
+func newMailServer(t testing.TB) *mailServer {
 	m := &mailServer{bin: testenv.MailpitBinary(t), db: filepath.Join(t.TempDir(), "mailpit.db")}
 	m.Port = testenv.FreePort(t)
 	m.API = "http://127.0.0.1:" + strconv.Itoa(testenv.FreePort(t))
@@ -170,7 +170,7 @@ func newMailServer(t *testing.T) *mailServer {
 	return m
 }
 
-func (m *mailServer) start(t *testing.T) {
+func (m *mailServer) start(t testing.TB) {
 	t.Helper()
 	m.cmd = exec.Command(m.bin, "--smtp", "127.0.0.1:"+strconv.Itoa(m.Port), "--listen", strings.TrimPrefix(m.API, "http://"),
 		"--database", m.db, "--disable-version-check", "--smtp-disable-rdns", "--quiet", "--smtp-auth-accept-any", "--smtp-auth-allow-insecure")
@@ -211,7 +211,7 @@ func (m *mailServer) stop() {
 }
 
 // messageIDs lists the Message-IDs mailpit holds, waiting up to 5 s for want.
-func (m *mailServer) messageIDs(t *testing.T, want int) []string {
+func (m *mailServer) messageIDs(t testing.TB, want int) []string {
 	var ids []string
 	for _, r := range m.Messages(t, want) {
 		ids = append(ids, r.MessageID)
@@ -222,7 +222,7 @@ func (m *mailServer) messageIDs(t *testing.T, want int) []string {
 // rig is one odoo-notify installation: config, state folder, journal, and
 // the three channels it sends to.
 type rig struct {
-	t       *testing.T
+	t       testing.TB
 	bin     string
 	dir     string // state folder
 	config  string
@@ -239,15 +239,16 @@ type rigOpts struct {
 	limits      string // the [limits] table's keys
 }
 
-func newRig(t *testing.T, o rigOpts) *rig {
+func newRig(t testing.TB, o rigOpts) *rig {
 	r := &rig{t: t, bin: binary(t), dir: filepath.Join(t.TempDir(), "state"), mail: newMailServer(t), slack: newHook(t, true), hook: newHook(t, false)}
 	if o.timeout == "" {
 		o.timeout = "15s"
 	}
 	if o.hookTimeout == "" {
-		o.hookTimeout = "2s"
+		o.hookTimeout = "5s"
 	}
-	r.config = writeFile(t, t.TempDir(), "config.toml", fmt.Sprintf(`
+	r.config = filepath.Join(t.TempDir(), "config.toml")
+	cfg := fmt.Sprintf(`
 [general]
 hostname = "erp1"
 timeout = %q
@@ -259,12 +260,12 @@ port = %d
 security = "none"
 from = "odoo-notify@example.com"
 to = ["ops@example.com"]
-timeout = "2s"
+timeout = "5s"
 
 [[slack]]
 name = "slack"
 webhook_url = "%s/services/T0/B0/SLACKSECRETKEY"
-timeout = "2s"
+timeout = "5s"
 %s
 
 [[webhook]]
@@ -275,7 +276,10 @@ timeout = %q
 
 [limits]
 %s
-`, o.timeout, r.mail.Port, r.slack.URL, o.slackRate, r.hook.URL, faultSigningKey, o.hookTimeout, o.limits))
+`, o.timeout, r.mail.Port, r.slack.URL, o.slackRate, r.hook.URL, faultSigningKey, o.hookTimeout, o.limits)
+	if err := os.WriteFile(r.config, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	r.journal = testenv.WriteJournal(t, []testenv.Entry{
 		{"_SYSTEMD_UNIT": "odoo.service", "_SYSTEMD_INVOCATION_ID": invID(1), "SYSLOG_IDENTIFIER": "odoo", "_TRANSPORT": "stdout", "MESSAGE": "odoo: serving"},
 	})
@@ -306,6 +310,7 @@ func (f failure) env() []string {
 	if f.result == "" {
 		f.result, f.code, f.status = "exit-code", "exited", "3"
 	}
+	// start-limit-hit: no process ran, so no exit code nor status.
 	return []string{"MONITOR_UNIT=" + f.unit, "MONITOR_SERVICE_RESULT=" + f.result, "MONITOR_EXIT_CODE=" + f.code,
 		"MONITOR_EXIT_STATUS=" + f.status, "MONITOR_INVOCATION_ID=" + invID(f.inv)}
 }
@@ -436,7 +441,7 @@ func TestFaultHTTP429Then500Then200(t *testing.T) {
 }
 
 func TestFaultSlowChannelTimesOutWhileOthersDeliver(t *testing.T) {
-	r := newRig(t, rigOpts{hookTimeout: "1s"})
+	r := newRig(t, rigOpts{hookTimeout: "2s"})
 	r.mail.start(t)
 	r.hook.mode.Store("slow")
 	res := r.dispatch(failure{inv: 1})
@@ -460,7 +465,7 @@ func TestFaultSlowChannelTimesOutWhileOthersDeliver(t *testing.T) {
 }
 
 func TestFaultKilledDuringSend(t *testing.T) {
-	r := newRig(t, rigOpts{hookTimeout: "10s"})
+	r := newRig(t, rigOpts{hookTimeout: "20s", timeout: "30s"})
 	r.mail.start(t)
 	r.hook.mode.Store("hang")
 	cmd := r.command(&failure{inv: 7})
@@ -623,5 +628,87 @@ func TestFaultCrashLoopIsCountedNotFlooded(t *testing.T) {
 	mails := r.mail.Messages(t, 2)
 	if len(mails) != 2 || !strings.Contains(mails[1].Text+mails[0].Text, "5 more failure(s) of odoo.service held back") {
 		t.Errorf("the mail does not say what was held back (%d mails)", len(mails))
+	}
+}
+
+// Failures held back and never followed by a report are sent as a digest by
+// flush once the window ends.
+func TestFaultDigestAfterTheWindow(t *testing.T) {
+	r := newRig(t, rigOpts{limits: `dedup_window = "1s"`})
+	r.mail.start(t)
+	for i := range 3 {
+		r.want(fmt.Sprintf("crash %d", i), r.dispatch(failure{inv: 30 + i}), 0)
+	}
+	res := r.flush()
+	r.want("flush inside the window", res, 0)
+	if !strings.Contains(res.stdout, "digests 0") {
+		t.Errorf("flush inside the window: %q, want no digest", res.stdout)
+	}
+	time.Sleep(1100 * time.Millisecond) // the dedup window ends
+	res = r.flush()
+	r.want("flush after the window", res, 0)
+	if !strings.Contains(res.stdout, "digests 1") {
+		t.Errorf("flush after the window: %q, want one digest", res.stdout)
+	}
+	_, _, bodies := r.hook.got()
+	if len(bodies) != 2 {
+		t.Fatalf("webhook got %d reports, want the first and a digest", len(bodies))
+	}
+	var d report.Report
+	json.Unmarshal([]byte(bodies[1]), &d)
+	if d.Held == nil || d.Held.Count != 2 || d.Unit != "odoo.service" {
+		t.Errorf("digest %+v held %+v: want 2 failures of odoo.service held back", d.Summary, d.Held)
+	}
+	if n := len(r.mail.messageIDs(t, 2)); n != 2 {
+		t.Errorf("mail got %d, want 2", n)
+	}
+	r.want("flush once more", r.flush(), 0)
+	if _, _, bodies := r.hook.got(); len(bodies) != 2 {
+		t.Errorf("a digest went out twice")
+	}
+}
+
+// systemd 252 starts the handler once, when the start limit is hit; the
+// report lists every crash of the loop from systemd's journal messages.
+func TestFaultCrashLoopOnSystemd252ListsEveryCrash(t *testing.T) {
+	r := newRig(t, rigOpts{})
+	r.mail.start(t)
+	sd := func(inv int, msg string, kv ...string) testenv.Entry {
+		e := testenv.Entry{"UNIT": "odoo.service", "_PID": "1", "SYSLOG_IDENTIFIER": "systemd", "_TRANSPORT": "journal", "MESSAGE": msg}
+		if inv > 0 {
+			e["INVOCATION_ID"] = invID(inv)
+		}
+		for i := 0; i+1 < len(kv); i += 2 {
+			e[kv[i]] = kv[i+1]
+		}
+		return e
+	}
+	var es []testenv.Entry
+	for i := 1; i <= 5; i++ {
+		es = append(es,
+			sd(40+i, "Started odoo.service - Odoo.", "MESSAGE_ID", "39f53479d3a045ac8e11786248231fbf"),
+			testenv.Entry{"_SYSTEMD_UNIT": "odoo.service", "_SYSTEMD_INVOCATION_ID": invID(40 + i), "SYSLOG_IDENTIFIER": "odoo", "_TRANSPORT": "stdout", "MESSAGE": "odoo: cannot connect to the database"},
+			sd(40+i, "odoo.service: Main process exited, code=exited, status=3/NOTIMPLEMENTED", "MESSAGE_ID", "98e322203f7a4ed290d09fe03c09fe15", "EXIT_CODE", "exited", "EXIT_STATUS", "3"),
+			sd(40+i, "odoo.service: Failed with result 'exit-code'.", "MESSAGE_ID", "d9b373ed55a64feb8242e02dbe79a49c", "UNIT_RESULT", "exit-code"),
+			sd(40+i, fmt.Sprintf("odoo.service: Scheduled restart job, restart counter is at %d.", i), "MESSAGE_ID", "5eb03494b6584870a536b337290809b3", "N_RESTARTS", strconv.Itoa(i)),
+		)
+	}
+	es = append(es, sd(0, "odoo.service: Start request repeated too quickly."),
+		sd(0, "odoo.service: Failed with result 'start-limit-hit'.", "MESSAGE_ID", "d9b373ed55a64feb8242e02dbe79a49c", "UNIT_RESULT", "start-limit-hit"))
+	r.journal = testenv.WriteJournal(t, es)
+	r.want("dispatch after the start limit", r.dispatch(failure{inv: 45, result: "start-limit-hit"}), 0)
+	_, _, bodies := r.hook.got()
+	if len(bodies) != 1 {
+		t.Fatalf("webhook got %d reports, want 1", len(bodies))
+	}
+	var rep report.Report
+	json.Unmarshal([]byte(bodies[0]), &rep)
+	if len(rep.Crashes) != 5 {
+		t.Fatalf("report lists %d crashes, want the 5 of the loop: %+v", len(rep.Crashes), rep.Crashes)
+	}
+	for i, c := range rep.Crashes {
+		if c.InvocationID != invID(41+i) || c.Result != "exit-code" || c.ExitStatus != "3" {
+			t.Errorf("crash %d: %+v, want run %s exit-code status 3", i, c, invID(41+i))
+		}
 	}
 }
