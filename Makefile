@@ -54,9 +54,13 @@ lint-deb: $(DEB)
 e2e:
 	go test -count=1 -timeout 30m -v ./packaging/e2e/
 
-# Crash the stand-in Odoo once and print what each channel received.
+# The end-to-end test's first steps: build and install the .deb in a booted
+# Debian 12, test-fire, then crash the stand-in Odoo with a Python traceback
+# and a SIGKILL; -v shows what the mail, Slack and the webhook received.
 demo: deps
-	go run ./packaging/e2e/demo
+	go test -count=1 -timeout 20m -v \
+		-run 'TestEndToEnd/^(install|configure_and_test-fire|python_traceback|sigkill_as_an_oom_kill_looks_under_cgroup_v1)$$' \
+		./packaging/e2e/
 
 clean:
 	rm -rf $(DIST)
