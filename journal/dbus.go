@@ -45,12 +45,21 @@ func StateFromDBus(ctx context.Context, unit string) (State, error) {
 	if err != nil {
 		return State{}, fmt.Errorf("%s: properties of %s: %w", op, unit, err)
 	}
-	return stateFromProperties(unit, props), nil
+	s, err := stateFromProperties(unit, props)
+	if err != nil {
+		return State{}, fmt.Errorf("%s: %w", op, err)
+	}
+	return s, nil
 }
 
 // stateFromProperties maps a unit's D-Bus properties, as go-systemd decodes
-// them, to a State. Missing or oddly typed properties stay zero.
-func stateFromProperties(unit string, props map[string]any) State {
+// them, to a State. Missing or oddly typed properties stay zero. systemd
+// answers for any name, loaded or not; a unit it does not know is an error,
+// not a state.
+func stateFromProperties(unit string, props map[string]any) (State, error) {
+	if load, _ := props["LoadState"].(string); load == "not-found" {
+		return State{}, fmt.Errorf("unit %s not found (LoadState=not-found): give the full unit name, as in odoo.service", unit)
+	}
 	s := State{Unit: unit, Source: SourceDBus}
 	s.Result, _ = props["Result"].(string)
 	if b, ok := props["InvocationID"].([]byte); ok && len(b) > 0 {
@@ -82,7 +91,7 @@ func stateFromProperties(unit string, props map[string]any) State {
 	if m, ok := props["MemoryMax"].(uint64); ok && m != math.MaxUint64 {
 		s.MemoryMax = m
 	}
-	return s
+	return s, nil
 }
 
 // usecTime converts a systemd timestamp (µs since the epoch, 0 = never).

@@ -29,6 +29,11 @@ type State struct {
 	ExitedAt     time.Time
 	Source       string // SourceEnv, SourceDBus or SourceJournal
 
+	// StartLimitHit: systemd stopped restarting the unit ("Start request
+	// repeated too quickly"). Set by StateFromEvents only; the other
+	// sources cannot tell.
+	StartLimitHit bool
+
 	// From D-Bus only, for later analysis (zero when unknown).
 	ExecStart []string // argv of the unit's (first) ExecStart
 	MemoryMax uint64   // bytes, 0 = unlimited or unknown
@@ -75,6 +80,7 @@ const (
 	msgUnitFailed    = "d9b373ed55a64feb8242e02dbe79a49c" // Failed with result '...'.
 	msgRestart       = "5eb03494b6584870a536b337290809b3" // Scheduled restart job, restart counter is at N.
 	msgUnitStarted   = "39f53479d3a045ac8e11786248231fbf" // Started ...
+	msgUnitSuccess   = "7ad2d189f7e94e70a38c781354912448" // Deactivated successfully.
 	resultStartLimit = "start-limit-hit"
 )
 
@@ -85,6 +91,7 @@ var (
 	reExited     = regexp.MustCompile(`Main process exited, code=([a-z]+), status=(\d+)`)
 	reRestart    = regexp.MustCompile(`restart counter is at (\d+)`)
 	reStartLimit = regexp.MustCompile(`Start request repeated too quickly`)
+	reStarted    = regexp.MustCompile(`^Started `)
 )
 
 // event is what one of systemd's messages says about a run.
@@ -127,8 +134,11 @@ func classify(e Entry) (event, bool) {
 			}
 		}
 		ev.nRestarts, _ = strconv.Atoi(n)
-	case id == msgUnitStarted:
+	case id == msgUnitStarted || (id == "" && reStarted.MatchString(e.Message)):
 		ev.kind = "started"
+	case id == msgUnitSuccess:
+		// A clean end logs no "Main process exited" at info level.
+		ev.kind, ev.exitCode, ev.exitStatus = "success", "exited", "0"
 	case reStartLimit.MatchString(e.Message):
 		ev.kind = "start-limit"
 		ev.result = resultStartLimit
@@ -144,6 +154,10 @@ type run struct {
 	startedAt time.Time
 	exit      event
 	exitAt    time.Time
+	// reported: a failure of this run was already taken. systemd 252 logs
+	// "Failed with result" a second time, for the same run, when the start
+	// limit stops its restart.
+	reported bool
 }
 
 // failure returns the failed run that ev (a "failed" event) ends.
@@ -155,12 +169,24 @@ func (r run) failure(ev event) (id, code, status string, exitedAt time.Time) {
 	return id, r.exit.exitCode, r.exit.exitStatus, r.exitAt
 }
 
+// repeats reports whether ev, a failure, is about the run whose failure was
+// already taken rather than a new one.
+func (r run) repeats(ev event, lastID string) bool {
+	return r.reported && (ev.invocationID == "" || ev.invocationID == lastID)
+}
+
 // StateFromEvents rebuilds the state of unit's last failed run from
 // systemd's messages (Events, oldest first): the last "Failed with result"
-// (UNIT_RESULT) or "Start request repeated too quickly" (start-limit-hit),
-// the "Main process exited" (EXIT_CODE, EXIT_STATUS) of that run, the
-// restart counter (N_RESTARTS) and the run's INVOCATION_ID. After a
-// start-limit-hit, the exit is that of the last run, the one that crashed.
+// (UNIT_RESULT), the "Main process exited" (EXIT_CODE, EXIT_STATUS) of that
+// run, the restart counter (N_RESTARTS) and the run's INVOCATION_ID. A
+// "Start request repeated too quickly" line after it sets StartLimitHit.
+//
+// Result is what systemd says, so that this source agrees with the others:
+// when the start limit stops a crash loop, systemd 252 keeps the last crash's
+// result (exit-code, signal, ...); it reports start-limit-hit only when the
+// runs before ended cleanly (Restart=always). Without a "Failed with result"
+// line (older systemd), the start-limit line alone gives start-limit-hit.
+//
 // ok is false when events hold no failure. It is the fallback for systemd
 // < 251 where D-Bus cannot be reached.
 func StateFromEvents(unit string, events []Entry) (State, bool) {
@@ -184,27 +210,34 @@ func StateFromEvents(unit string, events []Entry) (State, bool) {
 				restarts = 0
 			}
 			cur = run{id: ev.invocationID, startedAt: e.Time}
-		case "exit":
-			cur.exit, cur.exitAt = ev, e.Time
+		case "exit", "success":
+			if cur.reported {
+				// An exit after a reported failure: a new run whose start
+				// line is missing.
+				cur = run{}
+			}
+			if ev.kind == "exit" || cur.exit.kind == "" {
+				cur.exit, cur.exitAt = ev, e.Time
+			}
 		case "restart":
 			restarts = ev.nRestarts
-		case "failed", "start-limit":
-			if ev.result == resultStartLimit {
-				// No new run was started: the failure is the last run's.
-				if !failed {
-					id, code, status, at := cur.failure(ev)
-					s = State{InvocationID: id, ExitCode: code, ExitStatus: status, ExitedAt: at, StartedAt: cur.startedAt}
-				}
-				s.Result = resultStartLimit
-				failed = true
+		case "start-limit":
+			if failed && cur.repeats(ev, s.InvocationID) {
+				s.StartLimitHit = true
 				break
 			}
-			id, code, status, at := cur.failure(ev)
-			s = State{InvocationID: id, Result: ev.result, ExitCode: code, ExitStatus: status, ExitedAt: at}
-			if cur.id == "" || cur.id == id {
-				s.StartedAt = cur.startedAt
+			s = newState(cur, ev, resultStartLimit)
+			s.StartLimitHit = true
+			cur.reported, failed = true, true
+		case "failed":
+			if failed && cur.repeats(ev, s.InvocationID) {
+				s.Result = ev.result
+				s.StartLimitHit = s.StartLimitHit || ev.result == resultStartLimit
+				break
 			}
-			failed = true
+			s = newState(cur, ev, ev.result)
+			s.StartLimitHit = ev.result == resultStartLimit
+			cur.reported, failed = true, true
 		}
 		prevKind = ev.kind
 	}
@@ -215,10 +248,21 @@ func StateFromEvents(unit string, events []Entry) (State, bool) {
 	return s, true
 }
 
+// newState is the state of run r that ev says failed with result.
+func newState(r run, ev event, result string) State {
+	id, code, status, at := r.failure(ev)
+	s := State{InvocationID: id, Result: result, ExitCode: code, ExitStatus: status, ExitedAt: at}
+	if r.id == "" || r.id == id {
+		s.StartedAt = r.startedAt
+	}
+	return s
+}
+
 // Crashes lists every failed run found in events (Events, oldest first),
 // oldest first: each "Failed with result" with the exit of that run. A
-// start-limit-hit is not a run (nothing was started) and is not listed;
-// StateFromEvents reports it.
+// start-limit-hit is not a run (nothing was started) and is not listed, nor
+// is systemd's second "Failed with result" for a run the start limit
+// stopped; StateFromEvents reports both.
 func Crashes(events []Entry) []Crash {
 	var out []Crash
 	var cur run
@@ -231,14 +275,17 @@ func Crashes(events []Entry) []Crash {
 		case "started":
 			cur = run{id: ev.invocationID, startedAt: e.Time}
 		case "exit":
+			if cur.reported {
+				cur = run{}
+			}
 			cur.exit, cur.exitAt = ev, e.Time
 		case "failed":
-			if ev.result == resultStartLimit {
+			if ev.result == resultStartLimit || (len(out) > 0 && cur.repeats(ev, out[len(out)-1].InvocationID)) {
 				continue
 			}
 			id, code, status, _ := cur.failure(ev)
 			out = append(out, Crash{Time: e.Time, InvocationID: id, Result: ev.result, ExitCode: code, ExitStatus: status})
-			cur = run{}
+			cur.reported = true
 		}
 	}
 	return out

@@ -41,15 +41,18 @@ func crashLoop(s *scene, crashes []loopCrash, startLimit bool) (started, exited,
 		if i < len(crashes)-1 || startLimit {
 			s.tick(100 * time.Millisecond)
 			s.restart(unit, id, i+1)
-			s.sys(unit, id, "7ad2d189f7e94e70a38c781354912448", "Stopped "+unit+" - Odoo.")
+			s.sys(unit, id, "9d1aaa27d60140bd96365438aad20286", "Stopped "+unit+" - Odoo.")
 		}
 	}
 	if startLimit {
+		// As systemd 252 logs it (testdata/crashloop-252.export): the
+		// refused restart repeats the last run's result.
 		id := invocation(len(crashes))
 		s.sys(unit, id, "", unit+": Start request repeated too quickly.")
-		s.failed(unit, id, "start-limit-hit")
+		s.failed(unit, id, crashes[len(crashes)-1].result)
 		s.sys(unit, id, "be02cf6855d2428ba40df7e9d022f03d", "Failed to start "+unit+" - Odoo.",
 			kv{"JOB_RESULT", "failed"})
+		s.sys(unit, id, "", unit+": Triggering OnFailure= dependencies.")
 	}
 	return started, exited, failedAt
 }
@@ -77,8 +80,8 @@ func TestStateFromEvents(t *testing.T) {
 			want: State{Result: "core-dump", ExitCode: "dumped", ExitStatus: "SEGV"}},
 		{name: "watchdog ABRT", crashes: []loopCrash{{code: "killed", status: 6, result: "watchdog", watchdog: true}},
 			want: State{Result: "watchdog", ExitCode: "killed", ExitStatus: "ABRT"}},
-		{name: "start-limit-hit after 5 restarts", crashes: loop, startLimit: true, wantLast: 4,
-			want: State{Result: "start-limit-hit", ExitCode: "exited", ExitStatus: "3", NRestarts: 5}},
+		{name: "start limit hit after 5 restarts", crashes: loop, startLimit: true, wantLast: 4,
+			want: State{Result: "exit-code", ExitCode: "exited", ExitStatus: "3", NRestarts: 5, StartLimitHit: true}},
 		{name: "restarted run that crashed again", crashes: loop[:3], wantLast: 2,
 			want: State{Result: "core-dump", ExitCode: "dumped", ExitStatus: "SEGV", NRestarts: 2}},
 	}
@@ -150,8 +153,8 @@ func TestStateFromEventsMessagesOnly(t *testing.T) {
 		ev("odoo.service: Start request repeated too quickly."),
 	}
 	got, ok := StateFromEvents(unit, events)
-	want := State{Unit: unit, Result: "start-limit-hit", ExitCode: "killed", ExitStatus: "KILL", NRestarts: 2,
-		ExitedAt: events[4].Time, Source: SourceJournal}
+	want := State{Unit: unit, Result: "signal", ExitCode: "killed", ExitStatus: "KILL", NRestarts: 2,
+		ExitedAt: events[4].Time, Source: SourceJournal, StartLimitHit: true}
 	if !ok || !equalState(got, want) {
 		t.Errorf("got  %+v (ok %v)\nwant %+v", got, ok, want)
 	}
@@ -288,11 +291,27 @@ func TestStateFromProperties(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got := stateFromProperties(unit, tt.props)
+			got, err := stateFromProperties(unit, tt.props)
+			if err != nil {
+				t.Fatalf("stateFromProperties: %v", err)
+			}
 			if !equalState(got, tt.want) {
 				t.Errorf("got  %+v\nwant %+v", got, tt.want)
 			}
 		})
+	}
+}
+
+func TestStateFromPropertiesUnknownUnit(t *testing.T) {
+	// What systemd 252 answers for a unit it does not know.
+	props := map[string]any{"Id": "nope.service", "LoadState": "not-found", "ActiveState": "inactive",
+		"Result": "success", "InvocationID": []byte{}, "ExecMainCode": int32(0), "NRestarts": uint32(0)}
+	s, err := stateFromProperties("nope.service", props)
+	if err == nil {
+		t.Fatalf("got state %+v, want an error", s)
+	}
+	if !strings.Contains(err.Error(), "unit nope.service not found") {
+		t.Errorf("error %q does not say the unit is unknown", err)
 	}
 }
 
