@@ -408,15 +408,20 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
-// openAsHelper opens "dir:PATH" or "file:PATH" and prints "noaccess",
+// openAsHelper opens "dir:PATH", "file:PATH" or "system:PATH" and prints "noaccess",
 // "ok N" (N entries) or "error: ...".
 func openAsHelper(spec string) int {
 	kind, path, _ := strings.Cut(spec, ":")
 	var j *Journal
 	var err error
-	if kind == "dir" {
+	switch kind {
+	case "dir":
 		j, err = OpenDir(path)
-	} else {
+	case "system":
+		// This machine's journal, as if it lived in path.
+		systemDirs = []string{path}
+		j, err = OpenSystem()
+	default:
 		j, err = OpenFiles([]string{path})
 	}
 	switch {
@@ -490,6 +495,8 @@ func TestNoAccess(t *testing.T) {
 		{name: "directory mode 000", spec: "dir:" + lockedDir, want: "noaccess"},
 		{name: "unreadable file in a readable directory", spec: "dir:" + lockedFile, want: "noaccess"},
 		{name: "unreadable file given as a file", spec: "file:" + filepath.Join(lockedFile, "system.journal"), want: "noaccess"},
+		{name: "unreadable system journal", spec: "system:" + lockedFile, want: "noaccess"},
+		{name: "system journal directory mode 000", spec: "system:" + lockedDir, want: "noaccess"},
 	}
 
 	// Root reads everything: the check must run as an unprivileged user,
