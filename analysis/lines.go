@@ -252,7 +252,7 @@ func tracebacks(es []entry) []block {
 	var out []block
 	for i := 0; i < len(es); {
 		t := es[i].text
-		if strings.TrimSpace(t) != tracebackHeader && !isFrame(t) {
+		if es[i].record || (strings.TrimSpace(t) != tracebackHeader && !isFrame(t)) {
 			i++
 			continue
 		}
@@ -287,6 +287,9 @@ func tracebacks(es []entry) []block {
 				}
 				i++
 			}
+		}
+		if i == b.start {
+			i++ // always move on, whatever the lines hold
 		}
 		b.end = i
 		// A chain marker, between blank lines, ties this block to the next.
