@@ -160,6 +160,10 @@ type Unit struct {
 	// LogFile is Odoo's own log file (--logfile / logfile =), read when the
 	// journal holds little. Empty: found from the unit's ExecStart.
 	LogFile string `toml:"log_file"`
+	// OdooConf is Odoo's config file, read for logfile, workers and the
+	// limit_* settings the hints quote. Empty: found from the unit's
+	// ExecStart (-c/--config).
+	OdooConf string `toml:"odoo_conf"`
 }
 
 // Default returns the settings used where the file says nothing. With no
