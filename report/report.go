@@ -69,10 +69,14 @@ type Report struct {
 	// ExitCode is how the main process ended: exited, killed, dumped.
 	ExitCode string `json:"exit_code"`
 	// ExitStatus is the exit status ("3") or the signal name without SIG ("KILL").
-	ExitStatus string    `json:"exit_status"`
-	NRestarts  int       `json:"n_restarts"`
-	StartedAt  time.Time `json:"started_at,omitzero"`
-	ExitedAt   time.Time `json:"exited_at,omitzero"`
+	ExitStatus string `json:"exit_status"`
+	NRestarts  int    `json:"n_restarts"`
+	// StartLimitHit says systemd stopped restarting the unit: a crash loop
+	// hit StartLimitBurst. Under Restart=on-failure, systemd 252 keeps the
+	// last crash's Result (exit-code, signal) rather than start-limit-hit.
+	StartLimitHit bool      `json:"start_limit_hit,omitempty"`
+	StartedAt     time.Time `json:"started_at,omitzero"`
+	ExitedAt      time.Time `json:"exited_at,omitzero"`
 	// StateSource says where the unit state came from: "monitor-env",
 	// "dbus", "journal", or "" when nothing could be learned.
 	StateSource string `json:"state_source,omitempty"`
@@ -105,11 +109,17 @@ func (r *Report) What() string {
 	switch {
 	case r.Test:
 		return "test report"
-	case r.Result == "start-limit-hit":
+	case r.StartLimitHit || r.Result == "start-limit-hit":
+		s := "start limit hit"
 		if r.NRestarts > 0 {
-			return fmt.Sprintf("start limit hit after %d restarts", r.NRestarts)
+			s = fmt.Sprintf("start limit hit after %d restarts", r.NRestarts)
 		}
-		return "start limit hit"
+		if r.Result != "" && r.Result != "start-limit-hit" {
+			last := *r
+			last.StartLimitHit = false
+			s += ", last: " + last.What()
+		}
+		return s
 	case r.Result == "watchdog" || r.Result == "timeout" || r.Result == "oom-kill" || r.Result == "resources":
 		if r.ExitStatus != "" && r.ExitCode != "exited" {
 			return fmt.Sprintf("%s, signal %s", r.Result, r.ExitStatus)

@@ -27,6 +27,9 @@ func TestSubject(t *testing.T) {
 		{"core dump", func(r *Report) { r.Result, r.ExitCode, r.ExitStatus = "core-dump", "dumped", "SEGV" }, "erp1: odoo.service failed (core dump, signal SEGV)"},
 		{"watchdog", func(r *Report) { r.Result, r.ExitStatus = "watchdog", "ABRT" }, "erp1: odoo.service failed (watchdog, signal ABRT)"},
 		{"start limit", func(r *Report) { r.Result, r.ExitCode, r.ExitStatus, r.NRestarts = "start-limit-hit", "", "", 5 }, "erp1: odoo.service failed (start limit hit after 5 restarts)"},
+		{"crash loop under Restart=on-failure", func(r *Report) {
+			r.Result, r.ExitCode, r.ExitStatus, r.NRestarts, r.StartLimitHit = "exit-code", "exited", "3", 5, true
+		}, "erp1: odoo.service failed (start limit hit after 5 restarts, last: exit status 3)"},
 		{"exception", func(r *Report) {
 			r.Exception = &Exception{Type: "psycopg2.OperationalError", Message: "connection to server refused\r\nBcc: x@y"}
 		}, "erp1: odoo.service crashed: psycopg2.OperationalError: connection to server refused  Bcc: x@y"},

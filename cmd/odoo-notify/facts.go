@@ -92,6 +92,12 @@ func (a *app) buildReport(ctx context.Context, unit string, jf journalFlags) (*r
 		rep.StartedAt = st.StartedAt
 		rep.ExitedAt = st.ExitedAt
 		rep.StateSource = st.Source
+		// MONITOR_* and D-Bus do not say that the start limit stopped a
+		// crash loop; systemd's messages about the same run do.
+		if ev, ok := journal.StateFromEvents(unit, events); ok && ev.InvocationID == st.InvocationID {
+			rep.StartLimitHit = rep.StartLimitHit || ev.StartLimitHit
+		}
+		rep.StartLimitHit = rep.StartLimitHit || st.StartLimitHit
 	} else {
 		rep.Problems = append(rep.Problems, "the unit's state could not be learned: no MONITOR_* environment, no D-Bus, no systemd messages about it in the journal")
 	}
@@ -153,17 +159,22 @@ func toLines(entries []journal.Entry) []report.Line {
 func summary(r *report.Report) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s on %s %s", r.Unit, r.Host, describe(r))
-	if r.NRestarts > 0 && r.Result != "start-limit-hit" {
+	if r.NRestarts > 0 && !r.StartLimitHit && r.Result != "start-limit-hit" {
 		fmt.Fprintf(&b, " after %d restart(s)", r.NRestarts)
 	}
 	b.WriteString(".")
-	if r.Result == "start-limit-hit" {
+	if r.StartLimitHit || r.Result == "start-limit-hit" {
 		b.WriteString(" systemd stopped restarting it: it crashed too often. Fix the cause, then `systemctl reset-failed " + r.Unit + "` and start it.")
 	}
 	return b.String()
 }
 
 func describe(r *report.Report) string {
+	if r.StartLimitHit && r.Result != "start-limit-hit" {
+		last := *r
+		last.StartLimitHit = false
+		return fmt.Sprintf("hit its start limit after %d restarts; the last run %s", r.NRestarts, describe(&last))
+	}
 	switch r.Result {
 	case "start-limit-hit":
 		if r.NRestarts > 0 {
