@@ -52,6 +52,10 @@ type Input struct {
 	// "signal", ExitCode "killed", ExitStatus "KILL" (or "3" when exited).
 	Unit, Result, ExitCode, ExitStatus string
 	NRestarts                          int
+	// StartLimitHit says systemd stopped restarting the unit after this
+	// run (systemd 252 keeps the run's own Result, exit-code, and says so
+	// only in "Start request repeated too quickly").
+	StartLimitHit bool
 	// Lines are the failed run's lines, from the journal or Odoo's log file.
 	Lines []report.Line
 	// Kernel are the kernel's lines around the exit (_TRANSPORT=kernel).
@@ -82,19 +86,21 @@ func Analyze(in Input) Result {
 	es := normalize(in.Lines)
 	ev := gather(es, in.Kernel, in.Unit)
 
-	if in.Result == "start-limit-hit" {
+	if in.Result == "start-limit-hit" || in.StartLimitHit {
 		// The start limit is only why systemd stopped restarting; what the
 		// runs died of is in their lines and in the crash history.
 		last := in
-		last.Result, last.ExitCode, last.ExitStatus = "", "", ""
-		if n := len(in.Crashes); n > 0 {
-			c := in.Crashes[n-1]
-			last.Result, last.ExitCode, last.ExitStatus = c.Result, c.ExitCode, c.ExitStatus
+		if in.Result == "start-limit-hit" {
+			last.Result, last.ExitCode, last.ExitStatus = "", "", ""
+			if n := len(in.Crashes); n > 0 {
+				c := in.Crashes[n-1]
+				last.Result, last.ExitCode, last.ExitStatus = c.Result, c.ExitCode, c.ExitStatus
+			}
 		}
 		sub := decide(last, ev)
-		res := Result{Cause: CauseStartLimitHit, Exception: ev.exception}
-		if sub.cause == CauseUnknown || sub.cause == "" {
-			res.Exception = nil
+		res := Result{Cause: CauseStartLimitHit}
+		if sub.withException {
+			res.Exception = ev.exception
 		}
 		res.Summary = startLimitSummary(unit, in, sub, ev)
 		res.Hints = append(hints(sub, ev, in, unit), startLimitHint(unit, in))

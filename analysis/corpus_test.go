@@ -21,17 +21,20 @@ type Case struct {
 	Log  string `json:"-"`
 	// Source is "journal" (each line of NAME.log is one journal message)
 	// or "file" (NAME.log is Odoo's log file, read with ReadLog).
-	Source     string            `json:"source"`
-	Since      time.Time         `json:"since"`
-	Until      time.Time         `json:"until"`
-	Result     string            `json:"result"`
-	ExitCode   string            `json:"exit_code"`
-	ExitStatus string            `json:"exit_status"`
-	NRestarts  int               `json:"n_restarts"`
-	Kernel     []string          `json:"kernel"`
-	Crashes    []report.Crash    `json:"crashes"`
-	Settings   analysis.Settings `json:"settings"`
-	Want       Want              `json:"want"`
+	Source     string    `json:"source"`
+	Since      time.Time `json:"since"`
+	Until      time.Time `json:"until"`
+	Result     string    `json:"result"`
+	ExitCode   string    `json:"exit_code"`
+	ExitStatus string    `json:"exit_status"`
+	NRestarts  int       `json:"n_restarts"`
+	// StartLimitHit: systemd 252 keeps the run's result and says
+	// "Start request repeated too quickly".
+	StartLimitHit bool              `json:"start_limit_hit"`
+	Kernel        []string          `json:"kernel"`
+	Crashes       []report.Crash    `json:"crashes"`
+	Settings      analysis.Settings `json:"settings"`
+	Want          Want              `json:"want"`
 }
 
 // Want is what a person must see in the report.
@@ -95,7 +98,7 @@ func caseInput(t testing.TB, c Case) analysis.Input {
 	t.Helper()
 	in := analysis.Input{
 		Unit: "odoo.service", Result: c.Result, ExitCode: c.ExitCode, ExitStatus: c.ExitStatus,
-		NRestarts: c.NRestarts, Crashes: c.Crashes, Settings: c.Settings,
+		NRestarts: c.NRestarts, StartLimitHit: c.StartLimitHit, Crashes: c.Crashes, Settings: c.Settings,
 	}
 	for _, k := range c.Kernel {
 		in.Kernel = append(in.Kernel, report.Line{Priority: 3, Message: k})
