@@ -16,6 +16,9 @@ import (
 type journalFlags struct {
 	files []string
 	dir   string
+	// odooLog is Odoo's own log file (--odoo-log), read for the failed
+	// run's lines where Odoo logs there rather than to the journal.
+	odooLog string
 }
 
 func (j *journalFlags) register(f *flags) {
@@ -24,6 +27,7 @@ func (j *journalFlags) register(f *flags) {
 		return nil
 	})
 	f.StringVar(&j.dir, "journal-dir", "", "read the journal files in this `dir` instead of the system's")
+	f.StringVar(&j.odooLog, "odoo-log", "", "read the failed run's lines from Odoo's own log `file` too (its --logfile)")
 }
 
 func (j *journalFlags) offline() bool { return len(j.files) > 0 || j.dir != "" }
@@ -103,7 +107,7 @@ func (a *app) buildReport(ctx context.Context, unit string, jf journalFlags) (*r
 	}
 
 	if j != nil {
-		lines, err := j.RunLines(unit, rep.InvocationID, a.cfg.General.JournalLines)
+		lines, err := j.RunLines(unit, rep.InvocationID, max(a.cfg.General.JournalLines, analysisLines))
 		switch {
 		case err != nil:
 			a.log.Error("cannot read the failed run's journal lines", "unit", unit, "error", err)
@@ -123,6 +127,7 @@ func (a *app) buildReport(ctx context.Context, unit string, jf journalFlags) (*r
 		}
 	}
 	rep.Summary = summary(rep)
+	a.analyze(ctx, rep, j, st, jf)
 	return rep, nil
 }
 

@@ -1,0 +1,148 @@
+package main
+
+import (
+	"context"
+	"strings"
+	"time"
+
+	"github.com/odoo-notify/odoo-notify/analysis"
+	"github.com/odoo-notify/odoo-notify/journal"
+	"github.com/odoo-notify/odoo-notify/report"
+)
+
+// analysisLines is how many of the failed run's journal lines the analysis
+// reads; the report shows only the last [general] journal_lines of them.
+const analysisLines = 5000
+
+// kernelWindow is how long before the exit the kernel's OOM lines are
+// looked for.
+const kernelWindow = 5 * time.Minute
+
+// analyze says why the run failed (package analysis), reading the kernel's
+// lines and Odoo's own log file and config where it finds them, then
+// redacts the report. Nothing here stops the report: what cannot be read
+// is said in Problems and the log.
+func (a *app) analyze(ctx context.Context, rep *report.Report, j *journal.Journal, st journal.State, jf journalFlags) {
+	unit := rep.Unit
+	in := analysis.Input{
+		Unit: unit, Result: rep.Result, ExitCode: rep.ExitCode, ExitStatus: rep.ExitStatus,
+		NRestarts: rep.NRestarts, Lines: rep.Lines, Crashes: rep.Crashes,
+	}
+
+	// MONITOR_* says nothing of ExecStart and MemoryMax: ask D-Bus for them.
+	if st.Source != journal.SourceDBus && !jf.offline() {
+		dctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+		if d, err := journal.StateFromDBus(dctx, unit); err == nil {
+			st.ExecStart, st.MemoryMax = d.ExecStart, d.MemoryMax
+		} else {
+			a.log.Info("unit's ExecStart and MemoryMax not available over D-Bus", "unit", unit, "error", err)
+		}
+		cancel()
+	}
+	in.Settings.MemoryMax = st.MemoryMax
+
+	logFile, confFile := analysis.LogFileFromExecStart(st.ExecStart)
+	uc := a.cfg.Units[unit]
+	if uc.OdooConf != "" {
+		confFile = uc.OdooConf
+	}
+	if confFile != "" {
+		c, err := analysis.ReadOdooConf(confFile)
+		if err != nil {
+			a.log.Warn("cannot read Odoo's config: hints go without its limits", "unit", unit, "error", err)
+			rep.Problems = append(rep.Problems, err.Error())
+		} else {
+			in.Settings = c.Settings()
+			in.Settings.MemoryMax = st.MemoryMax
+			if logFile == "" && !c.Syslog {
+				logFile = c.LogFile
+			}
+		}
+	}
+	if uc.LogFile != "" {
+		logFile = uc.LogFile
+	}
+	if jf.odooLog != "" {
+		logFile = jf.odooLog
+	}
+
+	if logFile != "" {
+		var since, until time.Time
+		if !rep.StartedAt.IsZero() {
+			since = rep.StartedAt.Add(-2 * time.Second)
+			if !rep.ExitedAt.IsZero() {
+				until = rep.ExitedAt.Add(2 * time.Second)
+			}
+		}
+		fileLines, err := analysis.ReadLog(logFile, since, until, analysis.DefaultLogBytes)
+		switch {
+		case err != nil:
+			a.log.Warn("cannot read Odoo's log file", "unit", unit, "error", err)
+			rep.Problems = append(rep.Problems, err.Error())
+		case len(fileLines) == 0:
+			rep.Problems = append(rep.Problems, "Odoo's log file "+logFile+" holds nothing of the failed run")
+		default:
+			in.Lines = merge(rep.Lines, fileLines)
+			if len(rep.Lines) == 0 {
+				rep.LogSource = logFile
+				rep.LinesProblem = ""
+			} else {
+				rep.LogSource = rep.LogSource + " + " + logFile
+			}
+			rep.Lines = physical(in.Lines)
+		}
+	}
+
+	if j != nil {
+		since, until := time.Time{}, rep.ExitedAt
+		switch {
+		case !rep.ExitedAt.IsZero():
+			since, until = rep.ExitedAt.Add(-kernelWindow), rep.ExitedAt.Add(10*time.Second)
+		case !jf.offline():
+			since = a.now().Add(-kernelWindow)
+		}
+		k, err := j.Kernel(since, until, 200)
+		if err != nil {
+			a.log.Warn("cannot read the kernel's messages: an OOM kill may go unnoticed", "unit", unit, "error", err)
+		}
+		in.Kernel = toLines(k)
+	}
+
+	analysis.Apply(rep, analysis.Analyze(in))
+	if n := a.cfg.General.JournalLines; len(rep.Lines) > n {
+		rep.Lines = rep.Lines[len(rep.Lines)-n:]
+	}
+
+	red, err := analysis.NewRedactor(a.cfg.Redact)
+	if err != nil {
+		a.log.Error("redact patterns are invalid: only the built-in ones apply", "error", err)
+		red, _ = analysis.NewRedactor(nil)
+	}
+	red.Report(rep)
+}
+
+// merge puts the journal's lines and Odoo's log records in time order;
+// a line without a time stays after the line before it.
+func merge(a, b []report.Line) []report.Line {
+	out := make([]report.Line, 0, len(a)+len(b))
+	for len(a) > 0 && len(b) > 0 {
+		if b[0].Time.IsZero() || (!a[0].Time.IsZero() && b[0].Time.Before(a[0].Time)) {
+			out, b = append(out, b[0]), b[1:]
+		} else {
+			out, a = append(out, a[0]), a[1:]
+		}
+	}
+	return append(append(out, a...), b...)
+}
+
+// physical splits records with their tracebacks attached back into lines,
+// as the journal would show them.
+func physical(ls []report.Line) []report.Line {
+	var out []report.Line
+	for _, l := range ls {
+		for _, m := range strings.Split(l.Message, "\n") {
+			out = append(out, report.Line{Time: l.Time, Priority: l.Priority, Message: m})
+		}
+	}
+	return out
+}
