@@ -189,8 +189,9 @@ func odooTime(line []byte) (time.Time, []byte, bool) {
 }
 
 // ReadLog reads the failed run's part of Odoo's log file: the records
-// logged from since to until, the last maxBytes of them. With since zero
-// (the run's window unknown) it reads the last maxBytes of the file.
+// logged from since to until, the last maxBytes of them; none when Odoo
+// logged nothing there in the window. With since zero (the run's window
+// unknown), or a file without Odoo's times, it reads the last maxBytes.
 // Continuation lines (tracebacks) are attached to their record, so one
 // Line is one record. The file's time order lets it find the window
 // without reading the whole file.
@@ -233,6 +234,10 @@ func ReadLog(path string, since, until time.Time, maxBytes int64) ([]report.Line
 			if end-start > maxBytes {
 				start, aligned = end-maxBytes, false
 			}
+		} else if _, _, dated, err := nextRecord(f, size, 0); err == nil && dated {
+			// Odoo logged nothing here since the run started: older
+			// records belong to other runs and would mislead.
+			return nil, nil
 		}
 	}
 	if start <= 0 {

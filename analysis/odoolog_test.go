@@ -144,6 +144,28 @@ func TestReadLogHostileInput(t *testing.T) {
 	}
 }
 
+// TestReadLogNothingInWindow: a run that wrote nothing to Odoo's log gets
+// no lines, not another run's; a file without Odoo's times gets its tail.
+func TestReadLogNothingInWindow(t *testing.T) {
+	p := writeOdooLog(t, 100)
+	lines, err := analysis.ReadLog(p, day.Add(time.Hour), day.Add(time.Hour+time.Minute), 1<<20)
+	if err != nil || len(lines) != 0 {
+		t.Fatalf("after the last record: %d lines, err %v; want none", len(lines), err)
+	}
+	lines, err = analysis.ReadLog(p, day.Add(10*time.Second+time.Millisecond), day.Add(10*time.Second+2*time.Millisecond), 1<<20)
+	if err != nil || len(lines) != 0 {
+		t.Fatalf("between two records: %d lines, err %v; want none", len(lines), err)
+	}
+	syslog := filepath.Join(t.TempDir(), "syslog")
+	if err := os.WriteFile(syslog, []byte("Nov 25 10:00:01 erp1 Odoo Server 16.0:?:INFO:odoo:Odoo version 16.0\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	lines, err = analysis.ReadLog(syslog, day.Add(time.Hour), day.Add(2*time.Hour), 1<<20)
+	if err != nil || len(lines) != 1 {
+		t.Fatalf("syslog file: %d lines, err %v; want its one line", len(lines), err)
+	}
+}
+
 func TestReadLogErrors(t *testing.T) {
 	dir := t.TempDir()
 	for _, tt := range []struct{ name, path, want string }{
