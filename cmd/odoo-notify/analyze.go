@@ -26,7 +26,7 @@ func (a *app) analyze(ctx context.Context, rep *report.Report, j *journal.Journa
 	unit := rep.Unit
 	in := analysis.Input{
 		Unit: unit, Result: rep.Result, ExitCode: rep.ExitCode, ExitStatus: rep.ExitStatus,
-		NRestarts: rep.NRestarts, Lines: rep.Lines, Crashes: rep.Crashes,
+		NRestarts: rep.NRestarts, StartLimitHit: rep.StartLimitHit, Lines: rep.Lines, Crashes: rep.Crashes,
 	}
 
 	// MONITOR_* says nothing of ExecStart and MemoryMax: ask D-Bus for them.

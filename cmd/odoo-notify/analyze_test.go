@@ -1,0 +1,213 @@
+package main
+
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/odoo-notify/odoo-notify/internal/testenv"
+)
+
+// corpusCase is one case of analysis/testdata/corpus: the failed run's
+// lines (NAME.log) and what systemd and the kernel said (NAME.json).
+type corpusCase struct {
+	name, log  string
+	Source     string   `json:"source"`
+	Result     string   `json:"result"`
+	ExitCode   string   `json:"exit_code"`
+	ExitStatus string   `json:"exit_status"`
+	Kernel     []string `json:"kernel"`
+	// StartLimitHit: systemd 252 logs "Start request repeated too
+	// quickly" and keeps the run's own result.
+	StartLimitHit bool `json:"start_limit_hit"`
+	Want          struct {
+		Cause         string `json:"cause"`
+		ExceptionType string `json:"exception_type"`
+		Message       string `json:"message"`
+		Frame         string `json:"frame"`
+		Secret        string `json:"secret"`
+		Lines         int    `json:"lines"`
+	} `json:"want"`
+}
+
+func loadCorpus(t *testing.T) []corpusCase {
+	t.Helper()
+	files, err := filepath.Glob("../../analysis/testdata/corpus/*.json")
+	if err != nil || len(files) < 15 {
+		t.Fatalf("analysis/testdata/corpus holds %d cases: %v", len(files), err)
+	}
+	var cs []corpusCase
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var c corpusCase
+		if err := json.Unmarshal(b, &c); err != nil {
+			t.Fatalf("%s: %v", f, err)
+		}
+		c.name = strings.TrimSuffix(filepath.Base(f), ".json")
+		c.log = strings.TrimSuffix(f, ".json") + ".log"
+		cs = append(cs, c)
+	}
+	return cs
+}
+
+var signalNumbers = map[string]string{"KILL": "9", "ABRT": "6", "SEGV": "11", "TERM": "15"}
+
+// corpusJournal writes the case as journald would hold it: systemd's
+// messages about the run, the kernel's lines, and (for a journal case)
+// Odoo's output, one entry per line.
+func corpusJournal(t *testing.T, c corpusCase) string {
+	t.Helper()
+	es := []entry{systemdLine(failedRun, "Started odoo.service - Odoo.", "MESSAGE_ID", "39f53479d3a045ac8e11786248231fbf")}
+	if c.Source == "journal" {
+		f, err := os.Open(c.log)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer f.Close()
+		sc := bufio.NewScanner(f)
+		for sc.Scan() {
+			es = append(es, odooLine(failedRun, sc.Text()))
+		}
+	}
+	for _, k := range c.Kernel {
+		es = append(es, entry{"_TRANSPORT": "kernel", "SYSLOG_IDENTIFIER": "kernel", "PRIORITY": "3", "MESSAGE": k})
+	}
+	status := c.ExitStatus
+	if n, ok := signalNumbers[status]; ok {
+		status = n
+	}
+	es = append(es,
+		systemdLine(failedRun, fmt.Sprintf("odoo.service: Main process exited, code=%s, status=%s", c.ExitCode, status),
+			"MESSAGE_ID", "98e322203f7a4ed290d09fe03c09fe15", "EXIT_CODE", c.ExitCode, "EXIT_STATUS", status),
+		systemdLine(failedRun, fmt.Sprintf("odoo.service: Failed with result '%s'.", c.Result),
+			"MESSAGE_ID", "d9b373ed55a64feb8242e02dbe79a49c", "UNIT_RESULT", c.Result))
+	if c.StartLimitHit {
+		es = append(es,
+			systemdLine(failedRun, "odoo.service: Start request repeated too quickly."),
+			systemdLine(failedRun, "odoo.service: Failed with result 'start-limit-hit'.", "MESSAGE_ID", "d9b373ed55a64feb8242e02dbe79a49c", "UNIT_RESULT", "start-limit-hit"))
+	}
+	return testenv.WriteJournal(t, es)
+}
+
+// TestCorpusThroughPreview runs the analysis corpus through the command,
+// as dispatch builds its report: real journal files made by
+// systemd-journal-remote, Odoo's log file given with --odoo-log.
+func TestCorpusThroughPreview(t *testing.T) {
+	cfg := writeFile(t, t.TempDir(), "config.toml", "[general]\nhostname = \"erp1\"\njournal_lines = 40\n")
+	for _, c := range loadCorpus(t) {
+		t.Run(c.name, func(t *testing.T) {
+			args := []string{"preview", "--format", "json", "--config", cfg, "--journal-file", corpusJournal(t, c)}
+			if c.Source == "file" {
+				args = append(args, "--odoo-log", c.log)
+			}
+			// MONITOR_* gives no start and exit time: Odoo's log is read
+			// from its tail (TestOdooLogWindow reads a run's window).
+			env := map[string]string{
+				"MONITOR_UNIT": "odoo.service", "MONITOR_SERVICE_RESULT": c.Result, "MONITOR_EXIT_CODE": c.ExitCode,
+				"MONITOR_EXIT_STATUS": c.ExitStatus, "MONITOR_INVOCATION_ID": failedRun,
+			}
+			out, errOut, code := cli(t, env, append(args, "odoo.service")...)
+			if code != 0 {
+				t.Fatalf("exit %d\n%s", code, errOut)
+			}
+			var r struct {
+				Cause     string `json:"cause"`
+				Summary   string `json:"summary"`
+				LogSource string `json:"log_source"`
+				Exception *struct {
+					Type, Message, Frame string
+				} `json:"exception"`
+				Lines []struct {
+					Message string `json:"message"`
+				} `json:"lines"`
+			}
+			if err := json.Unmarshal([]byte(out), &r); err != nil {
+				t.Fatalf("preview --format json is not JSON: %v\n%s", err, out)
+			}
+			w := c.Want
+			if r.Cause != w.Cause {
+				t.Errorf("cause = %q, want %q (summary: %s)", r.Cause, w.Cause, r.Summary)
+			}
+			switch {
+			case w.ExceptionType == "" && r.Exception != nil && r.Cause != "config-error":
+				t.Errorf("exception %s, want none", r.Exception.Type)
+			case w.ExceptionType != "" && r.Exception == nil:
+				t.Errorf("no exception, want %s", w.ExceptionType)
+			case w.ExceptionType != "":
+				if r.Exception.Type != w.ExceptionType || r.Exception.Frame != w.Frame || !strings.Contains(r.Exception.Message, w.Message) {
+					t.Errorf("exception = %+v, want %s: ...%s... at %s", *r.Exception, w.ExceptionType, w.Message, w.Frame)
+				}
+			}
+			if len(r.Lines) == 0 || len(r.Lines) > 40 {
+				t.Errorf("the report holds %d lines, want 1 to journal_lines (40)", len(r.Lines))
+			}
+			// The journal holds systemd's messages about the run either way.
+			wantSource := "journal"
+			if c.Source == "file" {
+				wantSource = "journal + " + c.log
+			}
+			if r.LogSource != wantSource {
+				t.Errorf("log_source = %q, want %q", r.LogSource, wantSource)
+			}
+			if w.Secret != "" && strings.Contains(out, w.Secret) {
+				t.Errorf("the secret %q left the host:\n%s", w.Secret, out)
+			}
+		})
+	}
+}
+
+// TestOdooLogWindow: with the run's start and exit known from systemd's
+// messages, only the run's part of Odoo's log file is read.
+func TestOdooLogWindow(t *testing.T) {
+	cfg := writeFile(t, t.TempDir(), "config.toml", "[general]\nhostname = \"erp1\"\n")
+	var c corpusCase
+	for _, cc := range loadCorpus(t) {
+		if cc.name == "db-missing-logfile" {
+			c = cc
+		}
+	}
+	// The journal's run starts at 10:00:00 and exits at 10:00:01; the log
+	// holds the day before, this run at 10:00:02 and the next at 10:00:09.
+	out, errOut, code := cli(t, nil, "preview", "--format", "json", "--config", cfg, "--journal-file", corpusJournal(t, c), "--odoo-log", c.log, "odoo.service")
+	if code != 0 {
+		t.Fatalf("exit %d\n%s", code, errOut)
+	}
+	var r struct {
+		Lines []struct {
+			Message string `json:"message"`
+		} `json:"lines"`
+	}
+	if err := json.Unmarshal([]byte(out), &r); err != nil {
+		t.Fatal(err)
+	}
+	var text strings.Builder
+	for _, l := range r.Lines {
+		text.WriteString(l.Message + "\n")
+	}
+	if s := text.String(); !strings.Contains(s, `database "prod" does not exist`) || strings.Contains(s, "2390") || strings.Contains(s, "1200 ") {
+		t.Errorf("lines are not the run's part of the log:\n%s", s)
+	}
+}
+
+func TestRedactConfiguredPattern(t *testing.T) {
+	cfg := writeFile(t, t.TempDir(), "config.toml", "redact = ['INV-\\d{6}']\n[general]\nhostname = \"erp1\"\n")
+	j := testenv.WriteJournal(t, []entry{
+		systemdLine(failedRun, "Started odoo.service - Odoo.", "MESSAGE_ID", "39f53479d3a045ac8e11786248231fbf"),
+		odooLine(failedRun, "2026-11-25 10:00:01,000 42 INFO ? odoo.sql_db: connecting with postgresql://odoo:pa55word@db/prod"),
+		odooLine(failedRun, "2026-11-25 10:00:01,000 42 ERROR prod odoo.addons.account: cannot post INV-004211"),
+	})
+	out, errOut, code := cli(t, monitorEnv(failedRun), "preview", "--config", cfg, "--journal-file", j, "odoo.service")
+	if code != 0 {
+		t.Fatalf("exit %d\n%s", code, errOut)
+	}
+	if strings.Contains(out, "pa55word") || strings.Contains(out, "INV-004211") || !strings.Contains(out, "cannot post <redacted>") {
+		t.Errorf("not redacted:\n%s", out)
+	}
+}
