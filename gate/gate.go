@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/odoo-notify/odoo-notify/analysis"
 	"github.com/odoo-notify/odoo-notify/report"
 )
 
@@ -44,6 +45,10 @@ type Failure struct {
 	// Exception is the type of the Python exception that ended the run,
 	// when known; it tells one failure from another of the same exit status.
 	Exception string
+	// Key, when set, is the crash analysis's fingerprint (cause, exception
+	// type and innermost frame) and replaces the default one: the same bug
+	// repeating is one story, a new bug a new one.
+	Key string `json:"key,omitempty"`
 }
 
 // FailureOf takes the gate's facts from a report.
@@ -52,12 +57,18 @@ func FailureOf(r *report.Report) Failure {
 	if r.Exception != nil {
 		f.Exception = r.Exception.Type
 	}
+	if r.Cause != "" {
+		f.Key = analysis.Fingerprint(r)
+	}
 	return f
 }
 
 // Fingerprint says what "failing the same way" means: the same result,
 // exit status and, when known, exception.
 func (f Failure) Fingerprint() string {
+	if f.Key != "" {
+		return f.Key
+	}
 	return strings.Join([]string{f.Result, f.ExitCode, f.ExitStatus, f.Exception}, "/")
 }
 
