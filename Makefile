@@ -55,11 +55,12 @@ e2e:
 	go test -count=1 -timeout 30m -v ./packaging/e2e/
 
 # The end-to-end test's first steps: build and install the .deb in a booted
-# Debian 12, test-fire, then crash the stand-in Odoo with a Python traceback
-# and a SIGKILL; -v shows what the mail, Slack and the webhook received.
+# Debian 12, enable odoo.service, test-fire, then crash the stand-in Odoo
+# with a Python traceback and a SIGKILL; -v shows what the mail, Slack and
+# the webhook received.
 demo: deps
 	go test -count=1 -timeout 20m -v \
-		-run 'TestEndToEnd/^(install|configure_and_test-fire|python_traceback|sigkill_as_an_oom_kill_looks_under_cgroup_v1)$$' \
+		-run 'TestEndToEnd/^(install|fresh_install_reports_to_the_journal|configure_and_test-fire|python_traceback|sigkill_as_an_oom_kill_looks_under_cgroup_v1)$$' \
 		./packaging/e2e/
 
 clean:
