@@ -139,7 +139,7 @@ func runEnable(ctx context.Context, a *app, args []string) error {
 		fmt.Fprintf(a.stdout, "%s is already enabled: %s unchanged\n", unit, path)
 	case err == nil || errors.Is(err, fs.ErrNotExist):
 		if err := writeFileAtomic(path, content, 0o644); err != nil {
-			return withCode(exitFailure, fmt.Errorf("enable: %w", err))
+			return withCode(exitFailure, fmt.Errorf("enable: %w%s", err, asRoot(err)))
 		}
 		fmt.Fprintf(a.stdout, "wrote %s:\n%s", path, content)
 	default:
@@ -209,7 +209,7 @@ func runDisable(ctx context.Context, a *app, args []string) error {
 		fmt.Fprintf(a.stdout, "%s is not enabled: no %s\n", unit, path)
 		return nil
 	case err != nil:
-		return withCode(exitFailure, fmt.Errorf("disable: %w", err))
+		return withCode(exitFailure, fmt.Errorf("disable: %w%s", err, asRoot(err)))
 	}
 	fmt.Fprintf(a.stdout, "removed %s\n", path)
 	// Another drop-in of the admin's keeps the folder.
@@ -271,12 +271,20 @@ func reloadSystemd(ctx context.Context, a *app, op, unit string, enabled bool) e
 	return nil
 }
 
+// asRoot says how to fix a permission error.
+func asRoot(err error) string {
+	if errors.Is(err, fs.ErrPermission) {
+		return " (run it as root, or give --root DIR)"
+	}
+	return ""
+}
+
 // writeFileAtomic writes path through a temporary file in the same folder,
 // fsynced and renamed, so systemd never reads half a drop-in.
 func writeFileAtomic(path string, b []byte, mode fs.FileMode) error {
 	dir := filepath.Dir(path)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return fmt.Errorf("create %s: %w", dir, err)
+		return err
 	}
 	t, err := os.CreateTemp(dir, "."+filepath.Base(path)+".*")
 	if err != nil {

@@ -3,9 +3,11 @@ package main
 import (
 	"bytes"
 	"context"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 )
 
@@ -222,6 +224,24 @@ func TestEnableRejectsBadInput(t *testing.T) {
 			}
 			if ents, _ := os.ReadDir(root); len(ents) != 0 {
 				t.Errorf("wrote %d entries under the root after bad input", len(ents))
+			}
+		})
+	}
+}
+
+func TestPermissionErrorSaysRunAsRoot(t *testing.T) {
+	tests := []struct {
+		name string
+		err  error
+		want string
+	}{
+		{name: "permission denied", err: &fs.PathError{Op: "mkdir", Path: "/etc/systemd/system/odoo.service.d", Err: syscall.EACCES}, want: " (run it as root, or give --root DIR)"},
+		{name: "read-only file system", err: &fs.PathError{Op: "open", Path: "/etc/x", Err: syscall.EROFS}, want: ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := asRoot(tt.err); got != tt.want {
+				t.Errorf("asRoot(%v) = %q, want %q", tt.err, got, tt.want)
 			}
 		})
 	}
