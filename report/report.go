@@ -104,11 +104,18 @@ type Report struct {
 }
 
 // What says in a few words what happened: "signal KILL", "exit status 3",
-// "watchdog", "start limit hit after 5 restarts".
+// "watchdog", "start limit hit after 5 restarts", "oom-kill, signal KILL".
 func (r *Report) What() string {
 	switch {
 	case r.Test:
 		return "test report"
+	case r.Cause != "" && r.Cause != r.Result && r.Cause != "exit-code" && r.Cause != "unknown" && r.Cause != "start-limit-hit":
+		// The analysed cause says why (an OOM kill systemd saw as a
+		// SIGKILL, a config error behind exit status 2); what systemd saw
+		// follows it.
+		plain := *r
+		plain.Cause = ""
+		return r.Cause + ", " + plain.What()
 	case r.StartLimitHit || r.Result == "start-limit-hit":
 		s := "start limit hit"
 		if r.NRestarts > 0 {
