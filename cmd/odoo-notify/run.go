@@ -80,7 +80,8 @@ Every command takes --config FILE (default /etc/odoo-notify/config.toml)
 and --state-dir DIR (the outbox and dedup state; default $STATE_DIRECTORY,
 else /var/lib/odoo-notify).
 dispatch, preview and test take --journal-file FILE (repeatable) and
---journal-dir DIR to read an offline journal instead of the system's.
+--journal-dir DIR to read an offline journal instead of the system's;
+dispatch and preview take --odoo-log FILE to read Odoo's own log file too.
 `
 
 // app is what every subcommand shares: where output goes, the logger, the
