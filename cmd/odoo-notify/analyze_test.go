@@ -211,3 +211,37 @@ func TestRedactConfiguredPattern(t *testing.T) {
 		t.Errorf("not redacted:\n%s", out)
 	}
 }
+
+// TestOdooConfFromUnitConfig: odoo.conf named in the config gives the log
+// file and the limits the hints quote; its passwords go nowhere.
+func TestOdooConfFromUnitConfig(t *testing.T) {
+	dir := t.TempDir()
+	logFile := writeFile(t, dir, "odoo-server.log", "2026-11-25 09:59:58,311 1234 INFO prod odoo.addons.base.models.ir_cron: Starting job `Inventory: Run scheduler`.\n")
+	conf := writeFile(t, dir, "odoo.conf", "[options]\nadmin_passwd = Sup3rS3cret!\ndb_password = hunter2\nlogfile = "+logFile+"\nworkers = 8\nlimit_memory_hard = 2684354560\n")
+	cfg := writeFile(t, dir, "config.toml", "[general]\nhostname = \"erp1\"\n[units.\"odoo.service\"]\nodoo_conf = \""+conf+"\"\n")
+	j := testenv.WriteJournal(t, []entry{
+		systemdLine(failedRun, "Started odoo.service - Odoo.", "MESSAGE_ID", "39f53479d3a045ac8e11786248231fbf"),
+		{"_TRANSPORT": "kernel", "SYSLOG_IDENTIFIER": "kernel", "PRIORITY": "3", "MESSAGE": "Out of memory: Killed process 1234 (python3) total-vm:4623100kB, anon-rss:4089000kB, file-rss:2048kB, shmem-rss:0kB, UID:105 pgtables:8120kB oom_score_adj:0"},
+		systemdLine(failedRun, "odoo.service: Main process exited, code=killed, status=9/KILL", "MESSAGE_ID", "98e322203f7a4ed290d09fe03c09fe15", "EXIT_CODE", "killed", "EXIT_STATUS", "9"),
+		systemdLine(failedRun, "odoo.service: Failed with result 'signal'.", "MESSAGE_ID", "d9b373ed55a64feb8242e02dbe79a49c", "UNIT_RESULT", "signal"),
+	})
+	env := map[string]string{"MONITOR_UNIT": "odoo.service", "MONITOR_SERVICE_RESULT": "signal", "MONITOR_EXIT_CODE": "killed", "MONITOR_EXIT_STATUS": "KILL", "MONITOR_INVOCATION_ID": failedRun}
+	out, errOut, code := cli(t, env, "preview", "--config", cfg, "--journal-file", j, "odoo.service")
+	if code != 0 {
+		t.Fatalf("exit %d\n%s", code, errOut)
+	}
+	for _, s := range []string{
+		"erp1: odoo.service failed (oom-kill, signal KILL)",
+		"Hint: killed at 3.9 GiB with workers=8",
+		"(workers+1) x limit_memory_hard=2.5 GiB allows 22.5 GiB",
+		"Log:        journal + " + logFile,
+		"Starting job `Inventory: Run scheduler`",
+	} {
+		if !strings.Contains(out, s) {
+			t.Errorf("the report does not say %q:\n%s", s, out)
+		}
+	}
+	if strings.Contains(out+errOut, "Sup3rS3cret!") || strings.Contains(out+errOut, "hunter2") {
+		t.Errorf("a password from odoo.conf got out:\n%s\n%s", out, errOut)
+	}
+}
