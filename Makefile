@@ -9,6 +9,9 @@ DIST       ?= dist
 NFPM       ?= go run github.com/goreleaser/nfpm/v2/cmd/nfpm@v2.45.2
 
 STAGE ?= $(DIST)/stage
+# Every file in the .deb gets the last commit's time, so two builds of one
+# commit give the same package.
+SOURCE_DATE_EPOCH ?= $(shell git log -1 --format=%ct 2>/dev/null || date +%s)
 DEB   := $(DIST)/odoo-notify_$(VERSION)_amd64.deb
 
 # sdjournal needs cgo; PIE, full RELRO, no build paths, version stamped.
@@ -37,10 +40,10 @@ deb: $(DEB)
 $(DEB): $(STAGE)/odoo-notify packaging/nfpm.yaml packaging/man/odoo-notify.1 packaging/doc/changelog FORCE
 	sed 's/@VERSION@/$(VERSION)/' packaging/man/odoo-notify.1 | gzip -9n > $(STAGE)/odoo-notify.1.gz
 	sed -e 's/@VERSION@/$(VERSION)/' -e 's/@MAINTAINER@/$(MAINTAINER)/' \
-		-e "s/@DATE@/$$(date -R -d @$$(git log -1 --format=%ct 2>/dev/null || date +%s))/" \
+		-e "s/@DATE@/$$(date -R -d @$(SOURCE_DATE_EPOCH))/" \
 		packaging/doc/changelog | gzip -9n > $(STAGE)/changelog.gz
 	sed 's|@STAGE@|$(abspath $(STAGE))|' packaging/nfpm.yaml > $(STAGE)/nfpm.yaml
-	VERSION='$(VERSION)' MAINTAINER='$(MAINTAINER)' \
+	VERSION='$(VERSION)' MAINTAINER='$(MAINTAINER)' SOURCE_DATE_EPOCH=$(SOURCE_DATE_EPOCH) \
 	LIBC_VERSION=$$(objdump -T $(STAGE)/odoo-notify | grep -o 'GLIBC_[0-9.]*' | sed 's/GLIBC_//' | sort -V | tail -n 1) \
 		$(NFPM) pkg --config $(STAGE)/nfpm.yaml --packager deb --target $@
 	@echo "built $@"
