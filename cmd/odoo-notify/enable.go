@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"os/user"
 	"path/filepath"
 	"regexp"
 	"strconv"
@@ -33,12 +34,18 @@ type enableOptions struct {
 	memoryMax      string
 	memoryHigh     string
 	oomScoreAdjust string
+	// group is a group the handler also runs with, to read the unit's own
+	// log file and config (Odoo's are mode 0640, group odoo).
+	group string
 }
 
 // sizeRe is what systemd.resource-control(5) accepts for MemoryMax= and
 // MemoryHigh=: bytes with an optional K, M, G, T, P or E suffix (base 1024),
 // a percentage of physical memory, or "infinity".
 var sizeRe = regexp.MustCompile(`^([0-9]+(\.[0-9]+)?[KMGTPE]?|[0-9]+(\.[0-9]+)?%|infinity)$`)
+
+// groupRe is a group name as adduser accepts it.
+var groupRe = regexp.MustCompile(`^[a-z_][a-z0-9_.-]*$`)
 
 // unitRe is a unit name as systemd.unit(5) allows it, with its type suffix.
 var unitRe = regexp.MustCompile(`^[A-Za-z0-9:_.\\-]+(@[A-Za-z0-9:_.\\-]*)?\.(service|socket|device|mount|automount|swap|target|path|timer|slice|scope)$`)
@@ -114,7 +121,9 @@ func parseUnitArgs(f *flags, name string, args []string) (unit, root string, err
 }
 
 // runEnable writes /etc/systemd/system/UNIT.d/odoo-notify.conf and reloads
-// systemd, so UNIT's failures start odoo-notify@UNIT.service.
+// systemd, so UNIT's failures start odoo-notify@UNIT.service. When UNIT runs
+// as a user of its own, a second drop-in lets that handler read UNIT's log
+// file and config with UNIT's group.
 func runEnable(ctx context.Context, a *app, args []string) error {
 	f := newFlags(a, "enable")
 	var o enableOptions
@@ -122,6 +131,7 @@ func runEnable(ctx context.Context, a *app, args []string) error {
 	f.StringVar(&o.memoryMax, "memory-max", "", "MemoryMax=: kill the unit above this `size` (4G, 80%)")
 	f.StringVar(&o.memoryHigh, "memory-high", "", "MemoryHigh=: throttle the unit above this `size`")
 	f.StringVar(&o.oomScoreAdjust, "oom-score-adjust", "", "OOMScoreAdjust=: -1000 (never kill) to 1000")
+	f.StringVar(&o.group, "group", "", "the handler also runs with this `group` to read the unit's log file (default: the unit's group; none: no group)")
 	unit, root, err := parseUnitArgs(f, "enable", args)
 	if err != nil {
 		return err
@@ -131,24 +141,106 @@ func runEnable(ctx context.Context, a *app, args []string) error {
 		return err
 	}
 
-	path := filepath.Join(root, systemUnitDir, unit+".d", dropInName)
-	content := dropIn(o)
+	var conn *sddbus.Conn
+	if root == "/" && systemdRunning() {
+		if conn, err = sddbus.NewWithContext(ctx); err != nil {
+			return withCode(exitFailure, fmt.Errorf("enable: connect to systemd: %w%s", err, asRoot(err)))
+		}
+		defer conn.Close()
+		if o.group == "" {
+			o.group = unitGroup(ctx, a, conn, unit)
+		}
+	}
+	if o.group == "none" || strings.Contains(unit, "@.") {
+		o.group = "" // a template's handler instances have no drop-in folder of their own
+	}
+
+	if err := writeDropIn(a, filepath.Join(root, systemUnitDir, unit+".d", dropInName), dropIn(o), unit); err != nil {
+		return err
+	}
+	handlerPath := filepath.Join(root, systemUnitDir, handlerUnit(unit)+".d", dropInName)
+	if o.group != "" {
+		if err := writeDropIn(a, handlerPath, handlerDropIn(o), unit); err != nil {
+			return err
+		}
+	} else if removed, err := removeDropIn(handlerPath); err != nil {
+		return withCode(exitFailure, fmt.Errorf("enable: %w%s", err, asRoot(err)))
+	} else if removed {
+		fmt.Fprintf(a.stdout, "removed %s\n", handlerPath)
+	}
+	if conn == nil {
+		if root == "/" {
+			fmt.Fprintf(a.stdout, "systemd is not running here: the change applies when it starts\n")
+		}
+		return nil
+	}
+	return reloadSystemd(ctx, a, conn, "enable", unit, true)
+}
+
+// handlerUnit is the handler that OnFailure=odoo-notify@%n.service starts.
+func handlerUnit(unit string) string { return "odoo-notify@" + unit + ".service" }
+
+// handlerDropIn lets the handler read the unit's files with its group.
+func handlerDropIn(o enableOptions) []byte {
+	return fmt.Appendf(nil, "%s; `odoo-notify disable %s` removes it.\n"+
+		"# Lets the handler read %s's log file and config, as group %s.\n"+
+		"[Service]\nSupplementaryGroups=%s\n", dropInMarker, o.unit, o.unit, o.group, o.group)
+}
+
+// writeDropIn writes a drop-in unless it already says the same, and prints
+// what it did.
+func writeDropIn(a *app, path string, content []byte, unit string) error {
 	old, err := os.ReadFile(path)
 	switch {
 	case err == nil && bytes.Equal(old, content):
 		fmt.Fprintf(a.stdout, "%s is already enabled: %s unchanged\n", unit, path)
-	case err == nil || errors.Is(err, fs.ErrNotExist):
-		if err := writeFileAtomic(path, content, 0o644); err != nil {
-			return withCode(exitFailure, fmt.Errorf("enable: %w%s", err, asRoot(err)))
-		}
-		fmt.Fprintf(a.stdout, "wrote %s:\n%s", path, content)
-	default:
+		return nil
+	case err != nil && !errors.Is(err, fs.ErrNotExist):
 		return withCode(exitFailure, fmt.Errorf("enable: %w", err))
 	}
-	if root != "/" {
-		return nil
+	if err := writeFileAtomic(path, content, 0o644); err != nil {
+		return withCode(exitFailure, fmt.Errorf("enable: %w%s", err, asRoot(err)))
 	}
-	return reloadSystemd(ctx, a, "enable", unit, true)
+	fmt.Fprintf(a.stdout, "wrote %s:\n%s", path, content)
+	return nil
+}
+
+// unitGroup is the group the unit's processes run as, when it is not root's
+// and not a dynamic one: the unit's Group=, else its User='s primary group.
+func unitGroup(ctx context.Context, a *app, conn *sddbus.Conn, unit string) string {
+	if !strings.HasSuffix(unit, ".service") {
+		return ""
+	}
+	p, err := conn.GetUnitTypePropertiesContext(ctx, unit, "Service")
+	if err != nil {
+		a.log.Warn("could not read the unit's user: the handler reads its files as odoo-notify only; give --group", "unit", unit, "err", err)
+		return ""
+	}
+	if dyn, _ := p["DynamicUser"].(bool); dyn {
+		return ""
+	}
+	if g, _ := p["Group"].(string); g != "" && g != "root" && g != "0" {
+		return g
+	}
+	name, _ := p["User"].(string)
+	if name == "" || name == "root" || name == "0" {
+		return ""
+	}
+	u, err := user.Lookup(name)
+	if err != nil {
+		a.log.Warn("could not look up the unit's user: give --group", "unit", unit, "user", name, "err", err)
+		return ""
+	}
+	g, err := user.LookupGroupId(u.Gid)
+	if err != nil || g.Name == "root" {
+		return ""
+	}
+	return g.Name
+}
+
+func systemdRunning() bool {
+	_, err := os.Stat("/run/systemd/system")
+	return err == nil
 }
 
 // command is the enable command that writes this drop-in, for the record in
@@ -183,6 +275,9 @@ func (o enableOptions) validate() error {
 			errs = append(errs, fmt.Errorf("%s %q: write a size like 4G, 512M, 80%% or infinity", s.flag, s.v))
 		}
 	}
+	if o.group != "" && o.group != "none" && !groupRe.MatchString(o.group) {
+		errs = append(errs, fmt.Errorf("--group %q: write a group name like odoo, or none", o.group))
+	}
 	if o.oomScoreAdjust != "" {
 		if n, err := strconv.Atoi(o.oomScoreAdjust); err != nil || n < -1000 || n > 1000 {
 			errs = append(errs, fmt.Errorf("--oom-score-adjust %q: write a whole number from -1000 to 1000", o.oomScoreAdjust))
@@ -194,49 +289,65 @@ func (o enableOptions) validate() error {
 	return nil
 }
 
-// runDisable removes the drop-in enable wrote, and its folder when nothing
-// else is left in it, then reloads systemd.
+// runDisable removes the drop-ins enable wrote, and their folders when
+// nothing else is left in them, then reloads systemd.
 func runDisable(ctx context.Context, a *app, args []string) error {
 	f := newFlags(a, "disable")
 	unit, root, err := parseUnitArgs(f, "disable", args)
 	if err != nil {
 		return err
 	}
-	dir := filepath.Join(root, systemUnitDir, unit+".d")
-	path := filepath.Join(dir, dropInName)
-	switch err := os.Remove(path); {
-	case errors.Is(err, fs.ErrNotExist):
-		fmt.Fprintf(a.stdout, "%s is not enabled: no %s\n", unit, path)
-		return nil
-	case err != nil:
+	path := filepath.Join(root, systemUnitDir, unit+".d", dropInName)
+	removed, err := removeDropIn(path)
+	if err != nil {
 		return withCode(exitFailure, fmt.Errorf("disable: %w%s", err, asRoot(err)))
 	}
+	if !removed {
+		fmt.Fprintf(a.stdout, "%s is not enabled: no %s\n", unit, path)
+		return nil
+	}
 	fmt.Fprintf(a.stdout, "removed %s\n", path)
-	// Another drop-in of the admin's keeps the folder.
-	if err := os.Remove(dir); err == nil {
-		fmt.Fprintf(a.stdout, "removed %s\n", dir)
+	handlerPath := filepath.Join(root, systemUnitDir, handlerUnit(unit)+".d", dropInName)
+	if removed, err := removeDropIn(handlerPath); err != nil {
+		return withCode(exitFailure, fmt.Errorf("disable: %w%s", err, asRoot(err)))
+	} else if removed {
+		fmt.Fprintf(a.stdout, "removed %s\n", handlerPath)
 	}
 	if root != "/" {
 		return nil
 	}
-	return reloadSystemd(ctx, a, "disable", unit, false)
-}
-
-// reloadSystemd asks systemd over D-Bus to read its unit files again
-// (systemctl daemon-reload), then reads the unit's OnFailure= back so the
-// admin sees the change took.
-func reloadSystemd(ctx context.Context, a *app, op, unit string, enabled bool) error {
-	if _, err := os.Stat("/run/systemd/system"); err != nil {
+	if !systemdRunning() {
 		fmt.Fprintf(a.stdout, "systemd is not running here: the change applies when it starts\n")
 		return nil
 	}
 	conn, err := sddbus.NewWithContext(ctx)
 	if err != nil {
-		return withCode(exitFailure, fmt.Errorf("%s: connect to systemd: %w (the file is written: run systemctl daemon-reload as root)", op, err))
+		return withCode(exitFailure, fmt.Errorf("disable: connect to systemd: %w (the files are removed: run systemctl daemon-reload as root)", err))
 	}
 	defer conn.Close()
+	return reloadSystemd(ctx, a, conn, "disable", unit, false)
+}
+
+// removeDropIn removes a drop-in and its folder when nothing else of the
+// admin's is in it. It reports whether there was a drop-in.
+func removeDropIn(path string) (bool, error) {
+	err := os.Remove(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	_ = os.Remove(filepath.Dir(path)) // fails, as it should, when another drop-in is there
+	return true, nil
+}
+
+// reloadSystemd asks systemd over D-Bus to read its unit files again
+// (systemctl daemon-reload), then reads the unit's OnFailure= back so the
+// admin sees the change took.
+func reloadSystemd(ctx context.Context, a *app, conn *sddbus.Conn, op, unit string, enabled bool) error {
 	if err := conn.ReloadContext(ctx); err != nil {
-		return withCode(exitFailure, fmt.Errorf("%s: reload systemd: %w (the file is written: run systemctl daemon-reload as root)", op, err))
+		return withCode(exitFailure, fmt.Errorf("%s: reload systemd: %w (the files are written: run systemctl daemon-reload as root)", op, err))
 	}
 	fmt.Fprintln(a.stdout, "reloaded systemd")
 	if strings.Contains(unit, "@.") {
@@ -252,7 +363,7 @@ func reloadSystemd(ctx context.Context, a *app, op, unit string, enabled bool) e
 		a.log.Warn("could not read the unit back", "unit", unit, "err", err)
 		return nil
 	}
-	handler := "odoo-notify@" + unit + ".service"
+	handler := handlerUnit(unit)
 	names, _ := p.Value.Value().([]string)
 	has := false
 	for _, n := range names {

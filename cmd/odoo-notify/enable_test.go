@@ -110,6 +110,48 @@ func TestEnableWritesDropIn(t *testing.T) {
 	}
 }
 
+func TestEnableGroupLetsTheHandlerReadTheUnitsFiles(t *testing.T) {
+	root := t.TempDir()
+	unitDropIn := filepath.Join(root, "etc/systemd/system/odoo.service.d/odoo-notify.conf")
+	handlerDropIn := filepath.Join(root, "etc/systemd/system/odoo-notify@odoo.service.service.d/odoo-notify.conf")
+	want := "# Written by odoo-notify enable; `odoo-notify disable odoo.service` removes it.\n" +
+		"# Lets the handler read odoo.service's log file and config, as group odoo.\n" +
+		"[Service]\nSupplementaryGroups=odoo\n"
+
+	out, errs, code := runCLI(t, "enable", "--root", root, "odoo.service", "--group", "odoo")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errs)
+	}
+	if b, err := os.ReadFile(handlerDropIn); err != nil || string(b) != want {
+		t.Fatalf("handler drop-in %v:\n%s\nwant:\n%s", err, b, want)
+	}
+	if !strings.Contains(out, "wrote "+handlerDropIn+":\n"+want) {
+		t.Errorf("enable did not print the handler drop-in:\n%s", out)
+	}
+	if _, err := os.Stat(unitDropIn); err != nil {
+		t.Errorf("no OnFailure= drop-in: %v", err)
+	}
+
+	// --group none takes it away again.
+	out, _, code = runCLI(t, "enable", "--root", root, "odoo.service", "--group", "none")
+	if code != 0 || !strings.Contains(out, "removed "+handlerDropIn+"\n") {
+		t.Errorf("enable --group none: exit %d:\n%s", code, out)
+	}
+	if _, err := os.Stat(filepath.Dir(handlerDropIn)); !os.IsNotExist(err) {
+		t.Errorf("the handler's drop-in folder is still there: %v", err)
+	}
+
+	// disable removes both.
+	runCLI(t, "enable", "--root", root, "odoo.service", "--group", "odoo")
+	out, _, code = runCLI(t, "disable", "--root", root, "odoo.service")
+	if code != 0 || out != "removed "+unitDropIn+"\nremoved "+handlerDropIn+"\n" {
+		t.Errorf("disable: exit %d:\n%s", code, out)
+	}
+	if ents, _ := os.ReadDir(filepath.Join(root, "etc/systemd/system")); len(ents) != 0 {
+		t.Errorf("disable left %d entries in etc/systemd/system", len(ents))
+	}
+}
+
 func TestEnableIsIdempotent(t *testing.T) {
 	root := t.TempDir()
 	path := filepath.Join(root, "etc/systemd/system/odoo.service.d/odoo-notify.conf")
@@ -148,7 +190,7 @@ func TestDisable(t *testing.T) {
 		wantOut string
 		wantDir bool
 	}{
-		{name: "removes the drop-in and its folder", enable: true, wantOut: "removed {path}\nremoved {dir}\n"},
+		{name: "removes the drop-in and its folder", enable: true, wantOut: "removed {path}\n"},
 		{name: "keeps the admin's own drop-ins", enable: true, other: true, wantOut: "removed {path}\n", wantDir: true},
 		{name: "not enabled is not an error", wantOut: "odoo.service is not enabled: no {path}\n"},
 	}
@@ -205,6 +247,7 @@ func TestEnableRejectsBadInput(t *testing.T) {
 		{name: "bad size", args: []string{"enable", "odoo.service", "--memory-max", "4 GB"}, want: `--memory-max "4 GB": write a size like 4G, 512M, 80% or infinity`},
 		{name: "oom out of range", args: []string{"enable", "odoo.service", "--oom-score-adjust", "-2000"}, want: `--oom-score-adjust "-2000": write a whole number from -1000 to 1000`},
 		{name: "restart for a timer", args: []string{"enable", "odoo-backup.timer", "--restart"}, want: "--restart and the memory options apply to services; odoo-backup.timer is not one"},
+		{name: "bad group", args: []string{"enable", "odoo.service", "--group", "odoo\nExecStart=/bin/sh"}, want: `--group "odoo\nExecStart=/bin/sh": write a group name like odoo, or none`},
 		{name: "unknown flag", args: []string{"enable", "odoo.service", "--restrat"}, want: "flag provided but not defined: -restrat"},
 		{name: "disable without unit", args: []string{"disable"}, want: "disable: takes one unit, like disable odoo.service"},
 	}

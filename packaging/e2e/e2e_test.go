@@ -105,7 +105,7 @@ func TestEndToEnd(t *testing.T) {
 		writeRootFile(t, root, "root/e2e/ca.pem", string(ca), 0o644)
 		writeRootFile(t, root, "root/e2e/config.toml", channelsConfig(w), 0o644)
 	})
-	w.m.sh("systemctl daemon-reload")
+	w.m.sh("useradd --system --user-group --no-create-home --home-dir /nonexistent odoo && systemctl daemon-reload")
 
 	steps := []struct {
 		name string
@@ -257,6 +257,13 @@ func freshInstall(t *testing.T, w *world) {
 	}
 	if got := m.sh("systemctl show -p OnFailure odoo.service"); got != "OnFailure="+handler+"\n" {
 		t.Errorf("after enable: %q", got)
+	}
+	// odoo.service runs as odoo: the handler may read its files as group odoo.
+	if !strings.Contains(out, "wrote /etc/systemd/system/"+handler+".d/odoo-notify.conf:\n") {
+		t.Errorf("enable did not give the handler group odoo:\n%s", out)
+	}
+	if got := m.sh("systemctl show -p SupplementaryGroups " + handler); got != "SupplementaryGroups=systemd-journal odoo\n" {
+		t.Errorf("handler after enable: %q", got)
 	}
 	if again := m.sh("odoo-notify enable odoo.service"); !strings.HasPrefix(again, "odoo.service is already enabled: ") {
 		t.Errorf("enable again printed:\n%s", again)
@@ -596,12 +603,15 @@ func noSecretInJournal(t *testing.T, w *world) {
 func disable(t *testing.T, w *world) {
 	m := w.m
 	out := m.sh("odoo-notify disable odoo.service")
-	want := "removed /etc/systemd/system/odoo.service.d/odoo-notify.conf\nremoved /etc/systemd/system/odoo.service.d\nreloaded systemd\nodoo.service no longer reports its failures through odoo-notify\n"
+	want := "removed /etc/systemd/system/odoo.service.d/odoo-notify.conf\nremoved /etc/systemd/system/" + handler + ".d/odoo-notify.conf\nreloaded systemd\nodoo.service no longer reports its failures through odoo-notify\n"
 	if out != want {
 		t.Errorf("disable printed:\n%s\nwant:\n%s", out, want)
 	}
 	if got := m.sh("systemctl show -p OnFailure,Restart odoo.service"); got != "Restart=no\nOnFailure=\n" {
 		t.Errorf("after disable: %q", got)
+	}
+	if got := m.sh("systemctl show -p SupplementaryGroups " + handler); got != "SupplementaryGroups=systemd-journal\n" {
+		t.Errorf("handler after disable: %q", got)
 	}
 	before := m.props(handler, "InvocationID")["InvocationID"]
 	m.sh("printf 'STANDIN_MODE=kill\\n' > /etc/odoo-standin.env && systemctl reset-failed odoo.service; systemctl start --no-block odoo.service")
