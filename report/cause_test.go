@@ -24,3 +24,10 @@ func TestSubjectNamesTheCause(t *testing.T) {
 		})
 	}
 }
+
+func TestCrashNamesItsCause(t *testing.T) {
+	c := Crash{Result: "exit-code", ExitCode: "exited", ExitStatus: "1", Cause: "db-unreachable", InvocationID: "ab"}
+	if got, want := c.String(), "0001-01-01T00:00:00Z exit-code (exited 1) db-unreachable ab"; got != want {
+		t.Errorf("String() = %q, want %q", got, want)
+	}
+}

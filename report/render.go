@@ -86,6 +86,9 @@ func (c Crash) String() string {
 	if c.ExitCode != "" || c.ExitStatus != "" {
 		s += " (" + strings.TrimSpace(c.ExitCode+" "+c.ExitStatus) + ")"
 	}
+	if c.Cause != "" && c.Cause != c.Result {
+		s += " " + c.Cause
+	}
 	if c.InvocationID != "" {
 		s += " " + c.InvocationID
 	}

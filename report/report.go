@@ -41,6 +41,9 @@ type Crash struct {
 	Result       string    `json:"result,omitempty"`
 	ExitCode     string    `json:"exit_code,omitempty"`
 	ExitStatus   string    `json:"exit_status,omitempty"`
+	// Cause is what the run died of, from the analysis of its own lines
+	// ("db-unreachable"); empty when not analysed.
+	Cause string `json:"cause,omitempty"`
 }
 
 // Held says what the gate held back (dedup, rate limits) since the last report

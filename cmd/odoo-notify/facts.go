@@ -120,7 +120,7 @@ func (a *app) buildReport(ctx context.Context, unit string, jf journalFlags) (*r
 		rep.Lines = toLines(lines)
 		rep.LogSource = "journal"
 		for _, c := range journal.Crashes(events) {
-			rep.Crashes = append(rep.Crashes, report.Crash(c))
+			rep.Crashes = append(rep.Crashes, report.Crash{Time: c.Time, InvocationID: c.InvocationID, Result: c.Result, ExitCode: c.ExitCode, ExitStatus: c.ExitStatus})
 		}
 		if len(rep.Crashes) < 2 {
 			rep.Crashes = nil // one crash is this one: no history to tell
