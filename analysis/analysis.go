@@ -291,14 +291,17 @@ func startLimitSummary(unit string, in Input, sub decision, ev evidence) string 
 	return oneLine(s+".", 400)
 }
 
-// crashTally counts the earlier runs by how they ended: "4× exit-code 1, 1×
-// signal KILL".
+// crashTally counts the earlier runs by what they died of: "4×
+// db-unreachable, 1× signal KILL", systemd's result where no cause is known.
 func crashTally(cs []report.Crash) string {
 	var keys []string
 	n := map[string]int{}
 	for _, c := range cs {
 		k := strings.TrimSpace(c.Result + " " + c.ExitStatus)
-		if k == "" {
+		switch {
+		case c.Cause != "" && c.Cause != CauseExitCode && c.Cause != CauseUnknown && c.Cause != c.Result:
+			k = c.Cause
+		case k == "":
 			k = "unknown"
 		}
 		if n[k] == 0 {

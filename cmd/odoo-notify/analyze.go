@@ -24,6 +24,9 @@ const kernelWindow = 5 * time.Minute
 // is said in Problems and the log.
 func (a *app) analyze(ctx context.Context, rep *report.Report, j *journal.Journal, st journal.State, jf journalFlags) {
 	unit := rep.Unit
+	if j != nil {
+		a.crashCauses(rep, j)
+	}
 	in := analysis.Input{
 		Unit: unit, Result: rep.Result, ExitCode: rep.ExitCode, ExitStatus: rep.ExitStatus,
 		NRestarts: rep.NRestarts, StartLimitHit: rep.StartLimitHit, Lines: rep.Lines, Crashes: rep.Crashes,
@@ -119,6 +122,35 @@ func (a *app) analyze(ctx context.Context, rep *report.Report, j *journal.Journa
 		red, _ = analysis.NewRedactor(nil)
 	}
 	red.Report(rep)
+}
+
+// maxAnalysedCrashes bounds how many of a crash loop's runs are analysed,
+// the newest ones.
+const maxAnalysedCrashes = 20
+
+// crashCauses says what each earlier failed run died of, from its own
+// journal lines and the kernel's around its end, so a crash loop's report
+// tells "5× db-unreachable" rather than "5× exit-code 1".
+func (a *app) crashCauses(rep *report.Report, j *journal.Journal) {
+	for i := max(0, len(rep.Crashes)-maxAnalysedCrashes); i < len(rep.Crashes); i++ {
+		c := &rep.Crashes[i]
+		if c.InvocationID == "" {
+			continue
+		}
+		ls, err := j.RunLines(rep.Unit, c.InvocationID, analysisLines)
+		if err != nil {
+			a.log.Warn("cannot read an earlier run's journal lines", "unit", rep.Unit, "invocation_id", c.InvocationID, "error", err)
+			continue
+		}
+		var kernel []journal.Entry
+		if !c.Time.IsZero() {
+			kernel, _ = j.Kernel(c.Time.Add(-kernelWindow), c.Time.Add(10*time.Second), 200)
+		}
+		c.Cause = analysis.Analyze(analysis.Input{
+			Unit: rep.Unit, Result: c.Result, ExitCode: c.ExitCode, ExitStatus: c.ExitStatus,
+			Lines: toLines(ls), Kernel: toLines(kernel),
+		}).Cause
+	}
 }
 
 // merge puts the journal's lines and Odoo's log records in time order;

@@ -245,3 +245,54 @@ func TestOdooConfFromUnitConfig(t *testing.T) {
 		t.Errorf("a password from odoo.conf got out:\n%s\n%s", out, errOut)
 	}
 }
+
+// TestCrashLoopSaysWhatEachRunDiedOf: a report at the start limit names
+// what every run of the loop died of, from each run's own lines.
+func TestCrashLoopSaysWhatEachRunDiedOf(t *testing.T) {
+	cfg := writeFile(t, t.TempDir(), "config.toml", "[general]\nhostname = \"erp1\"\n")
+	runs := []string{"11111111111111111111111111111111", "22222222222222222222222222222222", "33333333333333333333333333333333"}
+	var es []entry
+	for i, inv := range runs {
+		es = append(es,
+			systemdLine(inv, "Started odoo.service - Odoo.", "MESSAGE_ID", "39f53479d3a045ac8e11786248231fbf"),
+			odooLine(inv, "2026-11-25 10:00:01,521 4711 CRITICAL prod odoo.service.server: Failed to initialize database `prod`."),
+			odooLine(inv, "Traceback (most recent call last):"),
+			odooLine(inv, `  File "/usr/lib/python3/dist-packages/psycopg2/__init__.py", line 122, in connect`),
+			odooLine(inv, "    conn = _connect(dsn, connection_factory=connection_factory, **kwasync)"),
+			odooLine(inv, `psycopg2.OperationalError: connection to server at "localhost" (127.0.0.1), port 5432 failed: Connection refused`),
+			systemdLine(inv, "odoo.service: Main process exited, code=exited, status=1/FAILURE", "MESSAGE_ID", "98e322203f7a4ed290d09fe03c09fe15", "EXIT_CODE", "exited", "EXIT_STATUS", "1"),
+			systemdLine(inv, "odoo.service: Failed with result 'exit-code'.", "MESSAGE_ID", "d9b373ed55a64feb8242e02dbe79a49c", "UNIT_RESULT", "exit-code"),
+		)
+		if i < len(runs)-1 {
+			es = append(es, systemdLine(inv, fmt.Sprintf("odoo.service: Scheduled restart job, restart counter is at %d.", i+1), "MESSAGE_ID", "5eb03494b6584870a536b337290809b3", "N_RESTARTS", fmt.Sprint(i+1)))
+		}
+	}
+	es = append(es, systemdLine(runs[2], "odoo.service: Start request repeated too quickly."))
+	env := map[string]string{"MONITOR_UNIT": "odoo.service", "MONITOR_SERVICE_RESULT": "exit-code", "MONITOR_EXIT_CODE": "exited", "MONITOR_EXIT_STATUS": "1", "MONITOR_INVOCATION_ID": runs[2]}
+	out, errOut, code := cli(t, env, "preview", "--format", "json", "--config", cfg, "--journal-file", testenv.WriteJournal(t, es), "odoo.service")
+	if code != 0 {
+		t.Fatalf("exit %d\n%s", code, errOut)
+	}
+	var r struct {
+		Cause   string `json:"cause"`
+		Summary string `json:"summary"`
+		Crashes []struct {
+			InvocationID string `json:"invocation_id"`
+			Cause        string `json:"cause"`
+		} `json:"crashes"`
+	}
+	if err := json.Unmarshal([]byte(out), &r); err != nil {
+		t.Fatal(err)
+	}
+	if r.Cause != "start-limit-hit" || !strings.Contains(r.Summary, "3× db-unreachable") {
+		t.Errorf("cause %q, summary %q: want start-limit-hit and 3× db-unreachable", r.Cause, r.Summary)
+	}
+	if len(r.Crashes) != 3 {
+		t.Fatalf("%d crashes, want 3: %+v", len(r.Crashes), r.Crashes)
+	}
+	for _, c := range r.Crashes {
+		if c.Cause != "db-unreachable" {
+			t.Errorf("run %s: cause %q, want db-unreachable", c.InvocationID, c.Cause)
+		}
+	}
+}
