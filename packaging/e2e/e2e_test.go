@@ -234,8 +234,9 @@ func checkInstalled(t *testing.T, m *machine) {
 		{"stat -c '%U:%G %a' /etc/odoo-notify/config.toml", "root:odoo-notify 640\n"},
 		{"getent passwd odoo-notify | cut -d: -f6,7", "/nonexistent:/usr/sbin/nologin\n"},
 		{"dpkg-query -W -f '${Conffiles}' odoo-notify | awk '{print $1}'", "/etc/odoo-notify/config.toml\n"},
-		{"systemctl show -p User,SupplementaryGroups,StateDirectory,StartLimitIntervalUSec,Type " + handler,
-			"Type=oneshot\nUser=odoo-notify\nSupplementaryGroups=systemd-journal\nStateDirectory=odoo-notify\nStartLimitIntervalUSec=0\n"},
+		{"systemctl show -p User,StateDirectory,StartLimitIntervalUSec,Type " + handler,
+			"Type=oneshot\nUser=odoo-notify\nStateDirectory=odoo-notify\nStartLimitIntervalUSec=0\n"},
+		{"systemctl show -p SupplementaryGroups --value " + handler + " | tr ' ' '\\n' | grep -x systemd-journal", "systemd-journal\n"},
 		{"systemctl show -p OnFailure " + handler, "OnFailure=\n"},
 		{"test -f /usr/share/man/man1/odoo-notify.1.gz && test -f /usr/share/doc/odoo-notify/copyright && echo docs", "docs\n"},
 	}
