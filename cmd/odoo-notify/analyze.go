@@ -124,9 +124,12 @@ func (a *app) analyze(ctx context.Context, rep *report.Report, j *journal.Journa
 	red.Report(rep)
 }
 
-// maxAnalysedCrashes bounds how many of a crash loop's runs are analysed,
-// the newest ones.
-const maxAnalysedCrashes = 20
+// maxAnalysedCrashes and crashLines bound the work for a crash loop's
+// earlier runs: the newest runs, the end of each (where it died).
+const (
+	maxAnalysedCrashes = 20
+	crashLines         = 1000
+)
 
 // crashCauses says what each earlier failed run died of, from its own
 // journal lines and the kernel's around its end, so a crash loop's report
@@ -137,7 +140,7 @@ func (a *app) crashCauses(rep *report.Report, j *journal.Journal) {
 		if c.InvocationID == "" {
 			continue
 		}
-		ls, err := j.RunLines(rep.Unit, c.InvocationID, analysisLines)
+		ls, err := j.RunLines(rep.Unit, c.InvocationID, crashLines)
 		if err != nil {
 			a.log.Warn("cannot read an earlier run's journal lines", "unit", rep.Unit, "invocation_id", c.InvocationID, "error", err)
 			continue
