@@ -127,7 +127,14 @@ type decision struct {
 	// "auth" for db-unreachable; "real", "cpu", "memory" for worker-timeout.
 	kind          string
 	withException bool
+	// at is the index of the line among the run's unfolded lines.
+	at int
 }
+
+// nearEnd bounds how far before the end of the run (or before the fatal
+// traceback) a line may be and still say why the run ended: a refused
+// connection logged for a request an hour earlier does not.
+const nearEnd = 100
 
 // decide picks the cause. systemd's result comes first where it is about
 // the process being stopped from outside (OOM, watchdog, timeout, signals);
@@ -156,8 +163,12 @@ func decide(in Input, ev evidence) decision {
 			return d
 		}
 	}
+	end := ev.n
+	if ev.exception != nil {
+		end = ev.fatalStart
+	}
 	for _, c := range []string{CausePortInUse, CauseConfigError, CauseDBUnreachable} {
-		if d, ok := ev.lines[c]; ok {
+		if d, ok := ev.lines[c]; ok && d.at >= end-nearEnd {
 			d.withException = ev.exception != nil
 			return d
 		}

@@ -169,3 +169,43 @@ func TestCorpusThroughLogFiles(t *testing.T) {
 		})
 	}
 }
+
+// TestOldEvidenceDoesNotExplainTheEnd: a refused connection logged for one
+// request long before the end does not explain a run that died of
+// something else.
+func TestOldEvidenceDoesNotExplainTheEnd(t *testing.T) {
+	early := lines(
+		"2026-11-25 09:00:00,000 800 INFO prod odoo.sql_db: Connection to the database failed",
+		"2026-11-25 09:00:00,001 800 ERROR prod odoo.http: Exception during request handling.",
+		"Traceback (most recent call last):",
+		`  File "/opt/odoo/odoo/sql_db.py", line 657, in borrow`,
+		"    result = psycopg2.connect(",
+		`psycopg2.OperationalError: connection to server at "db" (10.0.0.2), port 5432 failed: Connection refused`,
+	)
+	var busy []report.Line
+	for i := 0; i < 150; i++ {
+		busy = append(busy, lines(`2026-11-25 09:30:00,000 800 INFO prod werkzeug: 10.0.0.7 - - "GET /web HTTP/1.1" 200 - 3 0.002 0.010`)...)
+	}
+	fatal := lines(
+		"Traceback (most recent call last):",
+		`  File "/opt/odoo/custom/queue_job/jobrunner/runner.py", line 152, in <module>`,
+		"    import requests",
+		"ModuleNotFoundError: No module named 'requests'",
+	)
+	for _, tt := range []struct {
+		name  string
+		lines []report.Line
+		cause string
+	}{
+		{"then an uncaught exception", append(append(append([]report.Line{}, early...), busy...), fatal...), "exception-exit"},
+		{"then a quiet exit", append(append([]report.Line{}, early...), busy...), "exit-code"},
+		{"right before the end", append(append([]report.Line{}, busy...), early...), "db-unreachable"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			res := analysis.Analyze(analysis.Input{Unit: "odoo.service", Result: "exit-code", ExitCode: "exited", ExitStatus: "1", Lines: tt.lines})
+			if res.Cause != tt.cause {
+				t.Errorf("cause = %q, want %q (%s)", res.Cause, tt.cause, res.Summary)
+			}
+		})
+	}
+}

@@ -23,6 +23,9 @@ type evidence struct {
 	oom   oomEvidence
 	port  string
 	pids  map[int]bool
+	// n is the number of unfolded lines; fatalStart is where the fatal
+	// traceback starts.
+	n, fatalStart int
 }
 
 type oomEvidence struct {
@@ -81,7 +84,7 @@ func match(text string) (decision, bool) {
 var portRe = regexp.MustCompile(`running on [^\s]*:(\d{2,5})\b`)
 
 func gather(es []entry, kernel []report.Line, unit string) evidence {
-	ev := evidence{lines: map[string]decision{}, pids: map[int]bool{}}
+	ev := evidence{lines: map[string]decision{}, pids: map[int]bool{}, n: len(es)}
 	skip := make([]bool, len(es))
 	cs := chains(es, tracebacks(es))
 	var fatal *chain
@@ -103,6 +106,7 @@ func gather(es []entry, kernel []report.Line, unit string) evidence {
 	if fatal != nil {
 		ev.exception = exception(es, *fatal)
 		ev.uncaught = fatal.record < 0
+		ev.fatalStart = fatal.start()
 		for i := fatal.start(); i < fatal.end(); i++ {
 			if isIndented(es[i].text) && isFrame(es[i].text) {
 				continue
@@ -125,6 +129,7 @@ func gather(es []entry, kernel []report.Line, unit string) evidence {
 			}
 		}
 		if d, ok := match(strings.TrimSpace(e.text)); ok {
+			d.at = i
 			ev.lines[d.cause] = d
 		}
 	}

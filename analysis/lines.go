@@ -333,8 +333,14 @@ func chains(es []entry, bs []block) []chain {
 				break
 			}
 		}
+		// Odoo logs a traceback with its record at ERROR or CRITICAL
+		// (_logger.exception), now and then at WARNING; a traceback after an
+		// INFO line is Python's own, printed for an uncaught exception.
 		if s := c.start(); s > 0 && es[s-1].record {
-			c.record = s - 1
+			switch es[s-1].level {
+			case "ERROR", "CRITICAL", "WARNING", "WARN":
+				c.record = s - 1
+			}
 		}
 		out = append(out, c)
 	}
