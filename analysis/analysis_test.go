@@ -209,3 +209,36 @@ func TestOldEvidenceDoesNotExplainTheEnd(t *testing.T) {
 		})
 	}
 }
+
+// TestPrefixes: the same fatal traceback behind every prefix a log passes
+// through on its way to an admin.
+func TestPrefixes(t *testing.T) {
+	tb := []string{
+		"Traceback (most recent call last):",
+		`  File "/usr/lib/python3/dist-packages/odoo/service/server.py", line 869, in start`,
+		"    self.socket.bind((self.interface, self.port))",
+		"OSError: [Errno 98] Address already in use",
+	}
+	for _, tt := range []struct{ name, prefix string }{
+		{"none", ""},
+		{"docker compose v1", "odoo_1  | "},
+		{"docker compose v2", "odoo-1  | "},
+		{"container name", "odoo  | "},
+		{"syslog", "Nov 25 10:00:01 erp1 odoo[4711]: "},
+		{"journalctl short-precise", "Nov 25 10:00:01.123456 erp1 odoo[4711]: "},
+		{"journalctl short-iso", "2026-11-25T10:00:01+0000 erp1 odoo[4711]: "},
+		{"colours", "\x1b[1;31m"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			var ls []report.Line
+			for _, l := range tb {
+				ls = append(ls, report.Line{Message: tt.prefix + l})
+			}
+			res := analysis.Analyze(analysis.Input{Unit: "odoo.service", Result: "exit-code", ExitCode: "exited", ExitStatus: "1", Lines: ls})
+			x := res.Exception
+			if res.Cause != "port-in-use" || x == nil || x.Type != "OSError" || x.Frame != "/usr/lib/python3/dist-packages/odoo/service/server.py:869 in start" {
+				t.Errorf("cause %q, exception %+v", res.Cause, x)
+			}
+		})
+	}
+}

@@ -37,11 +37,13 @@ type entry struct {
 
 var (
 	ansiRe = regexp.MustCompile(`\x1b\[[0-9;]*[A-Za-z]`)
-	// docker compose v1 "odoo_1  | " and v2 "odoo-1  | ".
-	composeRe = regexp.MustCompile(`^[A-Za-z0-9][\w.-]*[-_]\d+\s+\| ?`)
-	// syslog "May  1 10:00:00 host " and journalctl short-iso
+	// docker compose v1 "odoo_1  | ", v2 "odoo-1  | ", or a container
+	// name "odoo  | ".
+	composeRe = regexp.MustCompile(`^[A-Za-z0-9][\w.-]{0,63}\s+\| ?`)
+	// syslog "May  1 10:00:00 host ", journalctl short-precise
+	// "May 01 10:00:00.123456 host " and short-iso
 	// "2024-05-01T10:00:00+0000 host ".
-	syslogRe = regexp.MustCompile(`^(?:[A-Z][a-z]{2} [ 0-9]\d \d\d:\d\d:\d\d|\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?(?:Z|[+-]\d\d:?\d\d)?) \S+ `)
+	syslogRe = regexp.MustCompile(`^(?:[A-Z][a-z]{2} [ 0-9]\d \d\d:\d\d:\d\d(?:\.\d+)?|\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?(?:Z|[+-]\d\d:?\d\d)?) \S+ `)
 	// the syslog tag: "odoo[1234]: ".
 	tagRe = regexp.MustCompile(`^[^\s:\[\]]+(?:\[\d+\])?: ?`)
 	// Odoo's --syslog format: "Odoo Server 16.0:db:ERROR:odoo.x:msg".
