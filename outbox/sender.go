@@ -201,7 +201,9 @@ func (s *Sender) plan(ctx context.Context, st *gate.State, own *Entry, now time.
 	claims = map[string]*claim{}
 	maxWait := 10 * time.Second
 	if dl, ok := ctx.Deadline(); ok {
-		maxWait = dl.Sub(now) / 2
+		// Wait for a token at most half of what is left, so that the send
+		// itself still has time.
+		maxWait = max(time.Until(dl)/2, 0)
 	}
 	byName := map[string]notifiers.Channel{}
 	for _, ch := range s.Channels {
