@@ -263,12 +263,33 @@ func tracebacks(es []entry) []block {
 			i++
 		}
 		// Frames, their source lines, carets and "[Previous line repeated
-		// N more times]" are all indented; the exception line is not.
-		for i < len(es) && !es[i].record && isIndented(es[i].text) {
-			if m := frameRe.FindStringSubmatch(es[i].text); m != nil {
-				b.frames = append(b.frames, m[1]+":"+m[2]+" in "+m[3])
+		// N more times]" are all indented; the exception line is not. The
+		// journal orders lines of several sources by time, so systemd's
+		// "Started odoo.service." can land between a frame and its source
+		// line: a line that is no exception, followed by an indented one,
+		// is passed over.
+		for i < len(es) && !es[i].record {
+			t := es[i].text
+			if isIndented(t) {
+				if m := frameRe.FindStringSubmatch(t); m != nil {
+					b.frames = append(b.frames, m[1]+":"+m[2]+" in "+m[3])
+				}
+				i++
+				continue
 			}
-			i++
+			if !looksLikeException(t) && i+1 < len(es) && !es[i+1].record && isIndented(es[i+1].text) {
+				i++
+				continue
+			}
+			break
+		}
+		// Likewise before the exception line: the first of the next few
+		// that looks like one.
+		for k := i; k < len(es) && k < i+4 && !es[k].record && !isIndented(es[k].text) && strings.TrimSpace(es[k].text) != tracebackHeader; k++ {
+			if looksLikeException(es[k].text) {
+				i = k
+				break
+			}
 		}
 		if i < len(es) && !es[i].record && strings.TrimSpace(es[i].text) != tracebackHeader {
 			line := strings.TrimSpace(es[i].text)
@@ -306,6 +327,22 @@ func tracebacks(es []entry) []block {
 		out = append(out, b)
 	}
 	return out
+}
+
+// looksLikeException says whether s reads as Python's last traceback line,
+// "psycopg2.OperationalError: ..." or "KeyError", and not as systemd's
+// "odoo.service: Main process exited, ...".
+func looksLikeException(s string) bool {
+	m := excRe.FindStringSubmatch(strings.TrimSpace(s))
+	if m == nil {
+		return false
+	}
+	for _, u := range []string{".service", ".socket", ".timer", ".scope", ".slice", ".mount", ".target"} {
+		if strings.HasSuffix(m[1], u) {
+			return false
+		}
+	}
+	return true
 }
 
 func isIndented(s string) bool {
