@@ -439,3 +439,24 @@ func FuzzDecodeEntry(f *testing.F) {
 		}
 	})
 }
+
+// The dedup state lost (moved aside, or a kill between saving the report and
+// saving the state): the same failed run reuses its outbox entry, and a
+// channel that delivered does not get it again.
+func TestSameRunFoundInTheOutboxKeepsWhatWasDelivered(t *testing.T) {
+	e := newEnv(t, "a", "b")
+	e.sinks["b"].status.Store(500)
+	s := e.sender(t)
+	s.Dispatch(ctxT(t), crash("odoo.service", "inv1", "3"), false)
+	if err := os.Remove(filepath.Join(e.dir, gateName)); err != nil {
+		t.Fatal(err)
+	}
+	e.sinks["b"].status.Store(200)
+	out := s.Dispatch(ctxT(t), crash("odoo.service", "inv1", "3"), false)
+	if out.Verdict != gate.Send || notifiers.Join(out.Own) != nil || out.Waiting != 0 {
+		t.Fatalf("outcome %+v (%v): want the report delivered to b", out, notifiers.Join(out.Own))
+	}
+	if got := e.counts(); got != "a=1 b=1" {
+		t.Errorf("messages %s, want a=1 b=1", got)
+	}
+}
