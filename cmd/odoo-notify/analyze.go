@@ -32,16 +32,6 @@ func (a *app) analyze(ctx context.Context, rep *report.Report, j *journal.Journa
 		NRestarts: rep.NRestarts, StartLimitHit: rep.StartLimitHit, Lines: rep.Lines, Crashes: rep.Crashes,
 	}
 
-	// MONITOR_* says nothing of ExecStart and MemoryMax: ask D-Bus for them.
-	if st.Source != journal.SourceDBus && !jf.offline() {
-		dctx, cancel := context.WithTimeout(ctx, 2*time.Second)
-		if d, err := journal.StateFromDBus(dctx, unit); err == nil {
-			st.ExecStart, st.MemoryMax = d.ExecStart, d.MemoryMax
-		} else {
-			a.log.Info("unit's ExecStart and MemoryMax not available over D-Bus", "unit", unit, "error", err)
-		}
-		cancel()
-	}
 	in.Settings.MemoryMax = st.MemoryMax
 
 	logFile, confFile := analysis.LogFileFromExecStart(st.ExecStart)

@@ -8,7 +8,9 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/odoo-notify/odoo-notify/analysis"
 	"github.com/odoo-notify/odoo-notify/internal/testenv"
 )
 
@@ -62,7 +64,11 @@ var signalNumbers = map[string]string{"KILL": "9", "ABRT": "6", "SEGV": "11", "T
 // corpusJournal writes the case as journald would hold it: systemd's
 // messages about the run, the kernel's lines, and (for a journal case)
 // Odoo's output, one entry per line.
-func corpusJournal(t *testing.T, c corpusCase) string {
+func corpusJournal(t *testing.T, c corpusCase) string { return corpusJournalFramed(t, c, true) }
+
+// corpusJournalFramed is corpusJournal; with frame false, the run is at
+// testenv.JournalStart whatever the times in Odoo's log file.
+func corpusJournalFramed(t *testing.T, c corpusCase, frame bool) string {
 	t.Helper()
 	es := []entry{systemdLine(failedRun, "Started odoo.service - Odoo.", "MESSAGE_ID", "39f53479d3a045ac8e11786248231fbf")}
 	if c.Source == "journal" {
@@ -92,6 +98,24 @@ func corpusJournal(t *testing.T, c corpusCase) string {
 		es = append(es,
 			systemdLine(failedRun, "odoo.service: Start request repeated too quickly."),
 			systemdLine(failedRun, "odoo.service: Failed with result 'start-limit-hit'.", "MESSAGE_ID", "d9b373ed55a64feb8242e02dbe79a49c", "UNIT_RESULT", "start-limit-hit"))
+	}
+	if c.Source == "file" && frame {
+		// systemd's messages about the run frame Odoo's own log, as they
+		// do on a real server: the run's window holds the log's lines.
+		lines, err := analysis.ReadLog(c.log, time.Time{}, time.Time{}, 0)
+		if err != nil || len(lines) == 0 {
+			t.Fatalf("read %s: %v (%d lines)", c.log, err, len(lines))
+		}
+		first, last := lines[0].Time, lines[len(lines)-1].Time
+		if first.Year() < 2000 {
+			// A syslog line has no year: the log was written for
+			// testenv.JournalStart's day.
+			return testenv.WriteJournal(t, es)
+		}
+		es[0]["__REALTIME_TIMESTAMP"] = fmt.Sprint(first.Add(-time.Second).UnixMicro())
+		for i, e := range es[1:] {
+			e["__REALTIME_TIMESTAMP"] = fmt.Sprint(last.Add(time.Second + time.Duration(i)*time.Millisecond).UnixMicro())
+		}
 	}
 	return testenv.WriteJournal(t, es)
 }
@@ -175,7 +199,7 @@ func TestOdooLogWindow(t *testing.T) {
 	}
 	// The journal's run starts at 10:00:00 and exits at 10:00:01; the log
 	// holds the day before, this run at 10:00:02 and the next at 10:00:09.
-	out, errOut, code := cli(t, nil, "preview", "--format", "json", "--config", cfg, "--journal-file", corpusJournal(t, c), "--odoo-log", c.log, "odoo.service")
+	out, errOut, code := cli(t, nil, "preview", "--format", "json", "--config", cfg, "--journal-file", corpusJournalFramed(t, c, false), "--odoo-log", c.log, "odoo.service")
 	if code != 0 {
 		t.Fatalf("exit %d\n%s", code, errOut)
 	}

@@ -96,12 +96,7 @@ func (a *app) buildReport(ctx context.Context, unit string, jf journalFlags) (*r
 		rep.StartedAt = st.StartedAt
 		rep.ExitedAt = st.ExitedAt
 		rep.StateSource = st.Source
-		// MONITOR_* and D-Bus do not say that the start limit stopped a
-		// crash loop; systemd's messages about the same run do.
-		if ev, ok := journal.StateFromEvents(unit, events); ok && ev.InvocationID == st.InvocationID {
-			rep.StartLimitHit = rep.StartLimitHit || ev.StartLimitHit
-		}
-		rep.StartLimitHit = rep.StartLimitHit || st.StartLimitHit
+		rep.StartLimitHit = st.StartLimitHit
 	} else {
 		rep.Problems = append(rep.Problems, "the unit's state could not be learned: no MONITOR_* environment, no D-Bus, no systemd messages about it in the journal")
 	}
@@ -134,22 +129,65 @@ func (a *app) buildReport(ctx context.Context, unit string, jf journalFlags) (*r
 // unitState asks, in order: the MONITOR_* variables systemd >= 251 gives an
 // OnFailure= handler; the unit's D-Bus properties (not for an offline
 // journal: they would describe this machine's unit, not the journal's);
-// systemd's own journal messages about the unit.
+// systemd's own journal messages about the unit. The first source that
+// knows the result gives it; the later ones fill in what it does not say
+// (MONITOR_* has no restart count, no ExecStart, no MemoryMax).
 func (a *app) unitState(ctx context.Context, unit string, jf journalFlags, events []journal.Entry) (journal.State, bool) {
-	if st, ok := journal.StateFromEnv(unit, a.getenv); ok {
-		return st, true
+	st, ok := journal.StateFromEnv(unit, a.getenv)
+	if !ok {
+		a.log.Info("no MONITOR_* environment for the unit (systemd < 251, or not started by OnFailure=)", "unit", unit)
 	}
-	a.log.Info("no MONITOR_* environment for the unit (systemd < 251, or not started by OnFailure=)", "unit", unit)
 	if !jf.offline() {
-		dctx, cancel := context.WithTimeout(ctx, 3*time.Second)
-		st, err := journal.StateFromDBus(dctx, unit)
+		dctx, cancel := context.WithTimeout(ctx, journal.DBusTimeout)
+		d, err := journal.StateFromDBus(dctx, unit)
 		cancel()
-		if err == nil {
-			return st, true
+		switch {
+		case err != nil:
+			a.log.Info("unit state not available over D-Bus", "unit", unit, "error", err)
+		case !ok:
+			st, ok = d, true
+		default:
+			fill(&st, d)
 		}
-		a.log.Info("unit state not available over D-Bus, reading systemd's journal messages", "unit", unit, "error", err)
 	}
-	return journal.StateFromEvents(unit, events)
+	ev, evOK := journal.StateFromEvents(unit, events)
+	switch {
+	case !evOK:
+	case !ok:
+		return ev, true
+	default:
+		fill(&st, ev)
+	}
+	return st, ok
+}
+
+// fill completes st with what a later source knows. Facts of one run are
+// taken only from the same run; the restart count and the unit's settings
+// are the unit's, whichever run a source saw last.
+func fill(st *journal.State, from journal.State) {
+	sameRun := st.InvocationID == "" || from.InvocationID == st.InvocationID
+	if st.NRestarts == 0 {
+		st.NRestarts = from.NRestarts
+	}
+	if st.ExecStart == nil {
+		st.ExecStart = from.ExecStart
+	}
+	if st.MemoryMax == 0 {
+		st.MemoryMax = from.MemoryMax
+	}
+	if !sameRun {
+		return
+	}
+	if st.InvocationID == "" {
+		st.InvocationID = from.InvocationID
+	}
+	if st.StartedAt.IsZero() {
+		st.StartedAt = from.StartedAt
+	}
+	if st.ExitedAt.IsZero() {
+		st.ExitedAt = from.ExitedAt
+	}
+	st.StartLimitHit = st.StartLimitHit || from.StartLimitHit
 }
 
 func toLines(entries []journal.Entry) []report.Line {

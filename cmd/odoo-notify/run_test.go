@@ -300,3 +300,37 @@ func TestVersion(t *testing.T) {
 		t.Errorf("version: exit %d, %q", code, out)
 	}
 }
+
+// A crash loop recorded on systemd 252 (Restart=on-failure, stopped by the
+// start limit): MONITOR_* says only "exit-code"; the restart count and the
+// start limit come from systemd's journal messages.
+func TestPreviewCrashLoopOnSystemd252(t *testing.T) {
+	j := testenv.ImportExport(t, "../../journal/testdata/crashloop-252.export")
+	cfg := writeFile(t, t.TempDir(), "config.toml", "[general]\nhostname = \"erp1\"\n")
+	env := map[string]string{
+		"MONITOR_UNIT": "crashy.service", "MONITOR_SERVICE_RESULT": "exit-code", "MONITOR_EXIT_CODE": "exited",
+		"MONITOR_EXIT_STATUS": "3", "MONITOR_INVOCATION_ID": "995a353f97f24e5dbe955702f7a7761a",
+	}
+	out, errOut, code := cli(t, env, "preview", "crashy.service", "--format", "json", "--config", cfg, "--journal-file", j)
+	if code != 0 {
+		t.Fatalf("exit %d\n%s", code, errOut)
+	}
+	var r struct {
+		Result        string `json:"result"`
+		NRestarts     int    `json:"n_restarts"`
+		StartLimitHit bool   `json:"start_limit_hit"`
+		Crashes       []struct {
+			InvocationID string `json:"invocation_id"`
+		} `json:"crashes"`
+	}
+	if err := json.Unmarshal([]byte(out), &r); err != nil {
+		t.Fatal(err)
+	}
+	if r.Result != "exit-code" || r.NRestarts != 5 || !r.StartLimitHit || len(r.Crashes) != 5 {
+		t.Errorf("result %q, n_restarts %d, start_limit_hit %v, %d crashes; want exit-code, 5, true, 5", r.Result, r.NRestarts, r.StartLimitHit, len(r.Crashes))
+	}
+	text, _, _ := cli(t, env, "preview", "crashy.service", "--config", cfg, "--journal-file", j)
+	if !strings.Contains(text, "start limit hit after 5 restarts, last: exit status 3") {
+		t.Errorf("the subject does not tell the crash loop:\n%s", text)
+	}
+}

@@ -23,7 +23,8 @@ type Entry map[string]string
 var JournalStart = time.Date(2026, 11, 25, 10, 0, 0, 0, time.UTC)
 
 // WriteJournal makes a real journal file of entries, one second apart from
-// JournalStart, with systemd-journal-remote, and returns its path.
+// JournalStart, with systemd-journal-remote, and returns its path. An entry
+// that sets __REALTIME_TIMESTAMP (microseconds) keeps its own time.
 func WriteJournal(t testing.TB, entries []Entry) string {
 	t.Helper()
 	if _, err := os.Stat(JournalRemote); err != nil {
@@ -31,10 +32,13 @@ func WriteJournal(t testing.TB, entries []Entry) string {
 	}
 	var b bytes.Buffer
 	for i, e := range entries {
-		ts := JournalStart.Add(time.Duration(i) * time.Second)
-		fmt.Fprintf(&b, "__CURSOR=s=0;i=%d\n__REALTIME_TIMESTAMP=%d\n__MONOTONIC_TIMESTAMP=%d\n"+
+		realtime := fmt.Sprint(JournalStart.Add(time.Duration(i) * time.Second).UnixMicro())
+		if own, ok := e["__REALTIME_TIMESTAMP"]; ok {
+			realtime = own
+		}
+		fmt.Fprintf(&b, "__CURSOR=s=0;i=%d\n__REALTIME_TIMESTAMP=%s\n__MONOTONIC_TIMESTAMP=%d\n"+
 			"_BOOT_ID=0b0e1f2a3b4c5d6e7f8091a2b3c4d5e6\n_MACHINE_ID=1c2d3e4f5a6b7c8d9e0f1a2b3c4d5e6f\n_HOSTNAME=erp1\n",
-			i+1, ts.UnixMicro(), int64(i+1)*1_000_000)
+			i+1, realtime, int64(i+1)*1_000_000)
 		if _, ok := e["PRIORITY"]; !ok {
 			b.WriteString("PRIORITY=6\n")
 		}
@@ -44,6 +48,9 @@ func WriteJournal(t testing.TB, entries []Entry) string {
 		}
 		sort.Strings(keys)
 		for _, k := range keys {
+			if k == "__REALTIME_TIMESTAMP" {
+				continue
+			}
 			fmt.Fprintf(&b, "%s=%s\n", k, e[k])
 		}
 		b.WriteString("\n")
@@ -53,6 +60,24 @@ func WriteJournal(t testing.TB, entries []Entry) string {
 	cmd.Stdin = &b
 	if msg, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("systemd-journal-remote: %v\n%s", err, msg)
+	}
+	return out
+}
+
+// ImportExport turns a file in the journal export format (journalctl -o
+// export, as recorded on a real systemd) into a journal file.
+func ImportExport(t testing.TB, exportFile string) string {
+	t.Helper()
+	in, err := os.Open(exportFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer in.Close()
+	out := filepath.Join(t.TempDir(), "recorded.journal")
+	cmd := exec.Command(JournalRemote, "-o", out, "-")
+	cmd.Stdin = in
+	if msg, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("systemd-journal-remote %s: %v\n%s", exportFile, err, msg)
 	}
 	return out
 }
