@@ -131,8 +131,8 @@ func TestCorpusThroughPreview(t *testing.T) {
 			if c.Source == "file" {
 				args = append(args, "--odoo-log", c.log)
 			}
-			// MONITOR_* gives no start and exit time: Odoo's log is read
-			// from its tail (TestOdooLogWindow reads a run's window).
+			// The state as systemd >= 251 hands it over; the run's times
+			// come from systemd's messages, which frame Odoo's log.
 			env := map[string]string{
 				"MONITOR_UNIT": "odoo.service", "MONITOR_SERVICE_RESULT": c.Result, "MONITOR_EXIT_CODE": c.ExitCode,
 				"MONITOR_EXIT_STATUS": c.ExitStatus, "MONITOR_INVOCATION_ID": failedRun,
