@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io/fs"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -12,6 +13,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -458,5 +460,41 @@ func TestSameRunFoundInTheOutboxKeepsWhatWasDelivered(t *testing.T) {
 	}
 	if got := e.counts(); got != "a=1 b=1" {
 		t.Errorf("messages %s, want a=1 b=1", got)
+	}
+}
+
+// Root running `odoo-notify test` or `flush` by hand in the state folder
+// systemd made for the handler's user leaves every file to that user, so the
+// next handler run can still take the lock and read the outbox.
+func TestRootKeepsTheFolderOwnersFiles(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Fatal("this test runs as root (as CI does): it checks what root leaves behind")
+	}
+	const uid, gid = 65534, 65534
+	e := newEnv(t, "a", "b")
+	if err := os.Chown(e.dir, uid, gid); err != nil {
+		t.Fatal(err)
+	}
+	e.sinks["b"].status.Store(500) // leaves a report in the outbox
+	s := e.sender(t)
+	s.Dispatch(ctxT(t), crash("odoo.service", "inv1", "3"), false)
+	if len(s.Store.Pending()) != 1 {
+		t.Fatalf("want one report waiting, have %d", len(s.Store.Pending()))
+	}
+	err := filepath.WalkDir(e.dir, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		fi, err := d.Info()
+		if err != nil {
+			return err
+		}
+		if st := fi.Sys().(*syscall.Stat_t); st.Uid != uid || st.Gid != gid {
+			t.Errorf("%s belongs to %d:%d, want the folder's owner %d:%d", path, st.Uid, st.Gid, uid, gid)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
 }

@@ -55,8 +55,39 @@ const (
 
 // Store is an open state folder.
 type Store struct {
-	dir string
-	log *slog.Logger
+	dir   string
+	log   *slog.Logger
+	owner *owner
+}
+
+// owner is who the state folder belongs to when root runs odoo-notify by hand
+// (`odoo-notify test`, `flush`) in the folder systemd made for the handler's
+// user (StateDirectory=): what root creates there is given to that user, or
+// the handler could no longer open its own lock.
+type owner struct{ uid, gid int }
+
+func folderOwner(dir string) *owner {
+	if os.Geteuid() != 0 {
+		return nil
+	}
+	fi, err := os.Stat(dir)
+	if err != nil {
+		return nil
+	}
+	st, ok := fi.Sys().(*syscall.Stat_t)
+	if !ok || st.Uid == 0 {
+		return nil
+	}
+	return &owner{uid: int(st.Uid), gid: int(st.Gid)}
+}
+
+// own gives path to the folder's owner (see owner); a no-op otherwise.
+func (s *Store) own(path string) {
+	if s.owner != nil {
+		if err := os.Lchown(path, s.owner.uid, s.owner.gid); err != nil {
+			s.log.Warn("state: cannot give a file to the state folder's owner", "path", path, "error", err)
+		}
+	}
 }
 
 // Open makes sure dir and its outbox folder exist and can be written.
@@ -67,12 +98,15 @@ func Open(dir string, log *slog.Logger) (*Store, error) {
 	if err := os.MkdirAll(filepath.Join(dir, entryDir), 0o750); err != nil {
 		return nil, fmt.Errorf("state: create %s: %w", dir, err)
 	}
+	s := &Store{dir: dir, log: log, owner: folderOwner(dir)}
+	s.own(filepath.Join(dir, entryDir))
 	f, err := os.OpenFile(filepath.Join(dir, lockName), os.O_RDWR|os.O_CREATE, 0o640)
 	if err != nil {
 		return nil, fmt.Errorf("state: open lock in %s: %w", dir, err)
 	}
 	f.Close()
-	return &Store{dir: dir, log: log}, nil
+	s.own(f.Name())
+	return s, nil
 }
 
 // Path is the state folder.
@@ -113,7 +147,7 @@ func flock(f *os.File, how int) error {
 
 // writeFile replaces path with data: temporary file, fsync, rename, fsync
 // of the folder. A reader sees the old file or the new one, never half.
-func writeFile(path string, data []byte) (err error) {
+func (s *Store) writeFile(path string, data []byte) (err error) {
 	dir := filepath.Dir(path)
 	f, err := os.CreateTemp(dir, tmpPrefix+filepath.Base(path)+"-*")
 	if err != nil {
@@ -131,6 +165,7 @@ func writeFile(path string, data []byte) (err error) {
 	if err = f.Chmod(0o640); err != nil {
 		return err
 	}
+	s.own(f.Name())
 	if err = f.Sync(); err != nil {
 		return err
 	}
@@ -190,7 +225,7 @@ func (s *Store) saveGate(st *gate.State) error {
 	if err != nil {
 		return err
 	}
-	if err := writeFile(filepath.Join(s.dir, gateName), b); err != nil {
+	if err := s.writeFile(filepath.Join(s.dir, gateName), b); err != nil {
 		return fmt.Errorf("state: save dedup state: %w", err)
 	}
 	return nil
@@ -227,7 +262,7 @@ func (s *Store) putEntry(e *Entry) error {
 	if err != nil {
 		return err
 	}
-	if err := writeFile(s.entryPath(e.ID), b); err != nil {
+	if err := s.writeFile(s.entryPath(e.ID), b); err != nil {
 		return fmt.Errorf("outbox: save report of %s: %w", e.Report.Unit, err)
 	}
 	return nil
@@ -289,6 +324,7 @@ func (s *Store) tryClaim(id string) *claim {
 	if err != nil {
 		return nil
 	}
+	s.own(f.Name())
 	if err := flock(f, syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
 		f.Close()
 		return nil
