@@ -164,8 +164,11 @@ func atoiFloat(v string) int {
 }
 
 func permissionHint(err error) string {
-	if errors.Is(err, fs.ErrPermission) {
-		return ": let odoo-notify's user read it (for example add it to Odoo's group) or set log_file for the unit in odoo-notify's config"
+	switch {
+	case errors.Is(err, fs.ErrPermission):
+		return ": let odoo-notify's user read it (odoo-notify enable gives the handler the unit's group; see its --group)"
+	case errors.Is(err, fs.ErrNotExist):
+		return ": check --odoo-log, log_file and odoo_conf for the unit in odoo-notify's config, or the unit's --logfile and -c"
 	}
 	return ""
 }

@@ -169,7 +169,7 @@ func TestReadLogNothingInWindow(t *testing.T) {
 func TestReadLogErrors(t *testing.T) {
 	dir := t.TempDir()
 	for _, tt := range []struct{ name, path, want string }{
-		{"missing file", filepath.Join(dir, "nope.log"), "no such file"},
+		{"missing file", filepath.Join(dir, "nope.log"), "no such file or directory: check --odoo-log"},
 		{"a directory", dir, "not a regular file"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
