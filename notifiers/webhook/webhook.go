@@ -60,7 +60,7 @@ func New(c config.Webhook, client *http.Client) (*Notifier, error) {
 		}
 		switch strings.ToLower(k) {
 		case HeaderID, HeaderTimestamp, HeaderSignature:
-			return nil, fmt.Errorf("webhook: header %s: set by odoo-notify when secret is set: remove it from headers", k)
+			return nil, fmt.Errorf("webhook: header %s: set by odoo-notify: remove it from headers", k)
 		}
 		n.headers.Set(k, v.Reveal())
 		n.secrets = append(n.secrets, v.Reveal())
@@ -93,12 +93,14 @@ func (n *Notifier) Notify(ctx context.Context, r *report.Report) (retry bool, er
 	if err != nil {
 		return false, fmt.Errorf("webhook: %w", err)
 	}
+	// The id and timestamp go out signed or not: a receiver drops
+	// redeliveries of one report by its webhook-id either way.
 	h := n.headers.Clone()
+	id := n.messageID(r)
+	ts := strconv.FormatInt(n.now().Unix(), 10)
+	h.Set(HeaderID, id)
+	h.Set(HeaderTimestamp, ts)
 	if n.key != nil {
-		id := n.messageID(r)
-		ts := strconv.FormatInt(n.now().Unix(), 10)
-		h.Set(HeaderID, id)
-		h.Set(HeaderTimestamp, ts)
 		h.Set(HeaderSignature, "v1,"+sign(n.key, id, ts, body))
 	}
 	retry, err = notifiers.PostJSON(ctx, n.client, n.url.Reveal(), h, body)

@@ -235,6 +235,9 @@ func TestBody(t *testing.T) {
 	if h.Get("webhook-signature") != "" {
 		t.Error("signed without a secret")
 	}
+	if r.ID == "" || h.Get("webhook-id") != r.ID || h.Get("webhook-timestamp") == "" {
+		t.Errorf("unsigned: webhook-id %q, timestamp %q; want the report's ID %q and a time", h.Get("webhook-id"), h.Get("webhook-timestamp"), r.ID)
+	}
 }
 
 func TestSignature(t *testing.T) {
