@@ -189,18 +189,20 @@ func Load(path, credDir string) (*Config, error) {
 		return nil, fmt.Errorf("config: read %s: %w", path, err)
 	}
 	c, err := Parse(bytes.NewReader(b))
-	if err != nil {
+	if c == nil {
 		return nil, fmt.Errorf("config: %s: %w", path, err)
 	}
-	if err := c.Validate(credDir); err != nil {
+	// Unknown keys and every other problem together, so one pass fixes all.
+	if err := errors.Join(err, c.Validate(credDir)); err != nil {
 		return c, fmt.Errorf("config: %s is invalid:\n%w", path, err)
 	}
 	return c, nil
 }
 
-// Parse decodes TOML over Default(). Syntax errors carry the line; keys the
-// program does not know are errors (a typo must not silently disable a
-// channel).
+// Parse decodes TOML over Default(). Syntax errors carry the line and give
+// no config; keys the program does not know are errors (a typo must not
+// silently disable a channel), returned with the config that the known keys
+// make, so its other problems can be found too.
 func Parse(r io.Reader) (*Config, error) {
 	c := Default()
 	md, err := toml.NewDecoder(r).Decode(c)
@@ -215,10 +217,7 @@ func Parse(r io.Reader) (*Config, error) {
 	for _, k := range md.Undecoded() {
 		errs = append(errs, fmt.Errorf("%s: unknown key", keyString(k)))
 	}
-	if len(errs) > 0 {
-		return nil, errors.Join(errs...)
-	}
-	return c, nil
+	return c, errors.Join(errs...)
 }
 
 // keyString writes a TOML key as an admin would look for it: email[0].host

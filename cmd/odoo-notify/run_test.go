@@ -183,6 +183,9 @@ func TestCheckConfig(t *testing.T) {
 			wantCode: 78,
 			want: []string{
 				"general.colour: unknown key",
+				`general.timeout: "soon" is not a duration`,
+				"email[0].to: required",
+				"slack[0].webhook_url: required",
 			},
 		},
 		{
