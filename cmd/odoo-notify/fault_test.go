@@ -15,7 +15,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -54,7 +53,8 @@ func binary(t testing.TB) string {
 		}
 		goBin, err := exec.LookPath("go")
 		if err != nil {
-			goBin = filepath.Join(runtime.GOROOT(), "bin", "go")
+			binErr = fmt.Errorf("go is not in PATH: the fault tests build the command with it: %w", err)
+			return
 		}
 		binPath = filepath.Join(binDir, "odoo-notify")
 		out, err := exec.Command(goBin, "build", "-o", binPath, ".").CombinedOutput()

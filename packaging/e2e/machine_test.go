@@ -236,12 +236,6 @@ func (m *machine) stop() {
 	}
 }
 
-// writeFile writes a file into the container's root.
-func (m *machine) writeFile(path, content string, mode os.FileMode) {
-	m.t.Helper()
-	writeRootFile(m.t, m.root, path, content, mode)
-}
-
 func writeRootFile(t *testing.T, root, path, content string, mode os.FileMode) {
 	t.Helper()
 	p := filepath.Join(root, path)

@@ -17,9 +17,8 @@ import (
 // "ok" (text/plain), an alerting API 204.
 type sink struct {
 	*httptest.Server
-	mu   sync.Mutex
-	got  []request
-	path string
+	mu  sync.Mutex
+	got []request
 }
 
 type request struct {
