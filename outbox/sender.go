@@ -426,19 +426,19 @@ func (s *Sender) ownResults(own *Entry, items []*item, claimed bool) []notifiers
 		}
 		switch {
 		case d == nil:
-			res.Err = fmt.Errorf("%s: not in this report's outbox entry (the channel was added after it was saved)", ch)
+			res.Err = errors.New("not in this report's outbox entry (the channel was added after it was saved)")
 		case it != nil && it.res != nil:
 			res = *it.res
 		case d.Delivered.IsZero() && d.Failed != "":
-			res.Err = fmt.Errorf("%s: refused earlier: %s", ch, d.Failed)
+			res.Err = fmt.Errorf("refused earlier: %s", d.Failed)
 		case !d.Delivered.IsZero():
 			// Delivered by an earlier run for the same failed run.
 		case !claimed:
-			res.Err, res.Retry = fmt.Errorf("%s: another odoo-notify process is delivering this report", ch), true
+			res.Err, res.Retry = errors.New("another odoo-notify process is delivering this report"), true
 		case it != nil && it.skip != "":
-			res.Err, res.Retry = fmt.Errorf("%s: waits in the outbox: %s", ch, it.skip), true
+			res.Err, res.Retry = fmt.Errorf("waits in the outbox: %s", it.skip), true
 		default:
-			res.Err, res.Retry = fmt.Errorf("%s: waits in the outbox", ch), true
+			res.Err, res.Retry = errors.New("waits in the outbox"), true
 		}
 		results = append(results, res)
 	}
