@@ -36,6 +36,10 @@ func (a *app) deliver(ctx context.Context, rep *report.Report, channels []notifi
 	}
 	err := a.summarize(rep, o.Own, out)
 	code := exitCode(err)
+	if o.Waiting > 0 && o.Degraded == nil {
+		a.log.Warn("undelivered reports wait in the outbox: odoo-notify flush (odoo-notify-flush.timer) sends them when the channel is back",
+			"unit", rep.Unit, "waiting", o.Waiting, "state_dir", outbox.Dir(a.stateDir, a.getenv))
+	}
 	switch {
 	case o.Degraded != nil && code == exitTempFail:
 		// Without the outbox nothing waits: what failed is lost.
