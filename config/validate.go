@@ -223,3 +223,24 @@ func WebhookKey(s Secret) ([]byte, error) {
 	}
 	return k, nil
 }
+
+// HasInlineSecrets says whether the file itself holds a secret (rather than
+// naming a *_file), so that check-config can warn when others can read it.
+func (c *Config) HasInlineSecrets() bool {
+	for _, e := range c.Email {
+		if e.Password != "" && e.PasswordFile == "" {
+			return true
+		}
+	}
+	for _, s := range c.Slack {
+		if s.WebhookURL != "" && s.WebhookURLFile == "" {
+			return true
+		}
+	}
+	for _, w := range c.Webhook {
+		if (w.URL != "" && w.URLFile == "") || (w.Secret != "" && w.SecretFile == "") || len(w.Headers) > 0 {
+			return true
+		}
+	}
+	return false
+}

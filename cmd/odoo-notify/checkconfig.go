@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"strings"
 
 	"github.com/odoo-notify/odoo-notify/config"
@@ -29,6 +30,9 @@ func runCheckConfig(_ context.Context, a *app, args []string) error {
 			fmt.Fprintf(a.stderr, "  %s\n", p)
 		}
 		return &exitError{code: exitConfig, err: errReported}
+	}
+	if fi, err := os.Stat(f.config); err == nil && fi.Mode().Perm()&0o004 != 0 && cfg.HasInlineSecrets() {
+		fmt.Fprintf(a.stderr, "warning: %s holds secrets and every user can read it (mode %04o): chmod 0640 it (group odoo-notify), or move the secrets to *_file files\n", f.config, fi.Mode().Perm())
 	}
 	fmt.Fprintf(a.stdout, "# %s is valid: %d channel(s). Effective settings, secrets hidden:\n", f.config, cfg.Channels())
 	return cfg.Encode(a.stdout)

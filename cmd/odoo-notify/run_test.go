@@ -228,6 +228,25 @@ func TestCheckConfig(t *testing.T) {
 	}
 }
 
+func TestCheckConfigWarnsOfReadableSecrets(t *testing.T) {
+	dir := t.TempDir()
+	secret := writeFile(t, dir, "secret.toml", "[[slack]]\nwebhook_url = \"https://hooks.slack.com/services/T0/B0/KEY\"\n")
+	byFile := writeFile(t, dir, "byfile.toml", "[[slack]]\nwebhook_url_file = \""+writeFile(t, dir, "url", "https://hooks.slack.com/services/T0/B0/KEY")+"\"\n")
+	for _, p := range []string{secret, byFile} {
+		if err := os.Chmod(p, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	_, errOut, code := cli(t, nil, "check-config", "--config", secret)
+	if code != 0 || !strings.Contains(errOut, "holds secrets and every user can read it (mode 0644)") {
+		t.Errorf("exit %d, stderr %q: want a warning about the mode", code, errOut)
+	}
+	_, errOut, _ = cli(t, nil, "check-config", "--config", byFile)
+	if strings.Contains(errOut, "warning") {
+		t.Errorf("warned about a file that holds no secret: %q", errOut)
+	}
+}
+
 func TestCheckConfigMissingFile(t *testing.T) {
 	_, errOut, code := cli(t, nil, "check-config", "--config", "/nonexistent/odoo-notify.toml")
 	if code != 78 || !strings.Contains(errOut, "no such file") {
