@@ -1,9 +1,6 @@
 package main
 
 import (
-	"crypto/hmac"
-	"crypto/sha256"
-	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -80,21 +77,6 @@ timeout = "3s"
 `, mp.Port, smtpPassword, ca, slackURL, hookURL, webhookSecret))
 }
 
-// verify checks a Standard Webhooks signature independently of the code
-// that made it.
-func verify(h http.Header, body string) bool {
-	key, _ := base64.StdEncoding.DecodeString(strings.TrimPrefix(webhookSecret, "whsec_"))
-	mac := hmac.New(sha256.New, key)
-	mac.Write([]byte(h.Get("webhook-id") + "." + h.Get("webhook-timestamp") + "." + body))
-	want := "v1," + base64.StdEncoding.EncodeToString(mac.Sum(nil))
-	for _, sig := range strings.Fields(h.Get("webhook-signature")) {
-		if hmac.Equal([]byte(sig), []byte(want)) {
-			return true
-		}
-	}
-	return false
-}
-
 func TestTestFireDeliversEverywhere(t *testing.T) {
 	cert := testenv.SelfSigned(t, "127.0.0.1")
 	mp := testenv.StartMailpit(t, "--smtp-tls-cert", cert.Cert, "--smtp-tls-key", cert.Key,
@@ -138,7 +120,7 @@ func TestTestFireDeliversEverywhere(t *testing.T) {
 	if err := json.Unmarshal([]byte(bodies[0]), &r); err != nil || r.Schema != "odoo-notify/report/v1" || !r.Test || r.Host != "erp1" {
 		t.Errorf("webhook body: %+v (%v)\n%s", r, err, bodies[0])
 	}
-	if !verify(heads[0], bodies[0]) {
+	if !testenv.VerifyWebhook(webhookSecret, heads[0], bodies[0]) {
 		t.Errorf("webhook signature does not verify: %v", heads[0])
 	}
 }

@@ -406,7 +406,7 @@ func (w *world) expectReport(t *testing.T, run handlerRun, wt want) report.Repor
 	if h.Path != hookPath {
 		t.Errorf("webhook path %q, want %q", h.Path, hookPath)
 	}
-	if !verifySignature(hookSecret, h.Header, h.Body) {
+	if !testenv.VerifyWebhook(hookSecret, h.Header, h.Body) {
 		t.Errorf("the webhook's Standard Webhooks signature does not verify: %v", h.Header)
 	}
 	var rep report.Report
