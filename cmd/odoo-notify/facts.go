@@ -3,9 +3,7 @@ package main
 import (
 	"context"
 	"errors"
-	"fmt"
 	"os"
-	"strings"
 	"time"
 
 	"github.com/odoo-notify/odoo-notify/journal"
@@ -121,7 +119,7 @@ func (a *app) buildReport(ctx context.Context, unit string, jf journalFlags) (*r
 			rep.Crashes = nil // one crash is this one: no history to tell
 		}
 	}
-	rep.Summary = summary(rep)
+	// The analysis writes the summary: the sentence a person reads first.
 	a.analyze(ctx, rep, j, st, jf)
 	return rep, nil
 }
@@ -196,57 +194,6 @@ func toLines(entries []journal.Entry) []report.Line {
 		lines[i] = report.Line{Time: e.Time, Priority: e.Priority, Message: e.Message}
 	}
 	return lines
-}
-
-// summary is the sentence a person reads first.
-func summary(r *report.Report) string {
-	var b strings.Builder
-	fmt.Fprintf(&b, "%s on %s %s", r.Unit, r.Host, describe(r))
-	if r.NRestarts > 0 && !r.StartLimitHit && r.Result != "start-limit-hit" {
-		fmt.Fprintf(&b, " after %d restart(s)", r.NRestarts)
-	}
-	b.WriteString(".")
-	if r.StartLimitHit || r.Result == "start-limit-hit" {
-		b.WriteString(" systemd stopped restarting it: it crashed too often. Fix the cause, then `systemctl reset-failed " + r.Unit + "` and start it.")
-	}
-	return b.String()
-}
-
-func describe(r *report.Report) string {
-	if r.StartLimitHit && r.Result != "start-limit-hit" {
-		last := *r
-		last.StartLimitHit = false
-		return fmt.Sprintf("hit its start limit after %d restarts; the last run %s", r.NRestarts, describe(&last))
-	}
-	switch r.Result {
-	case "start-limit-hit":
-		if r.NRestarts > 0 {
-			return fmt.Sprintf("hit its start limit after %d restarts", r.NRestarts)
-		}
-		return "hit its start limit"
-	case "watchdog":
-		return "stopped answering its watchdog and was killed"
-	case "timeout":
-		return "timed out"
-	case "oom-kill":
-		return "was killed by the out-of-memory killer"
-	case "resources":
-		return "could not be started (missing resources: a file, a user, a directory)"
-	case "core-dump":
-		return "crashed and dumped core (signal " + r.ExitStatus + ")"
-	}
-	switch r.ExitCode {
-	case "killed":
-		return "was killed by signal " + r.ExitStatus
-	case "dumped":
-		return "crashed and dumped core (signal " + r.ExitStatus + ")"
-	case "exited":
-		return "exited with status " + r.ExitStatus
-	}
-	if r.Result != "" {
-		return "failed (" + r.Result + ")"
-	}
-	return "failed"
 }
 
 func (a *app) hostname() string {
