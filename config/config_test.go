@@ -135,6 +135,14 @@ webhook_url = "https://hooks.slack.com/services/T0/B0/XYZ"
 	}
 }
 
+// A run falls back to Default() when the file is missing or broken: it
+// must be a valid config as it is.
+func TestDefaultIsValid(t *testing.T) {
+	if err := Default().Validate(""); err != nil {
+		t.Fatalf("Default() is not valid: %v", err)
+	}
+}
+
 func TestExampleIsValid(t *testing.T) {
 	// The shipped example must load as it is: a fresh install works
 	// before anyone edits it.

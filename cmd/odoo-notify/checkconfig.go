@@ -53,11 +53,3 @@ func problems(err error) []string {
 	}
 	return out
 }
-
-// defaultConfig is the config a run falls back to when the file is broken:
-// no channel, reports to the journal.
-func defaultConfig() *config.Config {
-	c := config.Default()
-	_ = c.Validate("")
-	return c
-}

@@ -3,6 +3,8 @@ package main
 import (
 	"context"
 	"fmt"
+
+	"github.com/odoo-notify/odoo-notify/config"
 )
 
 // runDispatch is the main job: what odoo-notify@.service runs with %i after
@@ -24,7 +26,7 @@ func runDispatch(ctx context.Context, a *app, args []string) error {
 	if cfgErr != nil {
 		// The failure still gets reported, to the journal, with defaults.
 		a.log.Error("config is invalid: the report goes to the journal only; fix it with odoo-notify check-config", "config", a.configPath, "error", cfgErr)
-		a.cfg = defaultConfig()
+		a.cfg = config.Default()
 	}
 	ctx, cancel := context.WithTimeout(ctx, a.cfg.General.Timeout.Duration)
 	defer cancel()

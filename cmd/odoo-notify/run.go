@@ -213,9 +213,6 @@ func (a *app) loadConfig(f *flags) error {
 	if err != nil && !a.configGiven && errors.Is(err, os.ErrNotExist) {
 		a.log.Warn("no config file: using defaults, reports go to the journal", "path", a.configPath)
 		cfg, err = config.Default(), nil
-		if verr := cfg.Validate(""); verr != nil {
-			err = verr
-		}
 	}
 	a.cfg = cfg
 	return withCode(exitConfig, err)
