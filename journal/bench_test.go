@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/odoo-notify/odoo-notify/internal/testenv"
 )
 
 // benchGenerator names the layout of the generated journals; a cache made
@@ -57,7 +59,7 @@ func benchJournal(b *testing.B, name string, entries int) string {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		b.Fatal(err)
 	}
-	importJournal(b, filepath.Join(dir, "system.journal"), func(w io.Writer) error {
+	testenv.ImportJournal(b, filepath.Join(dir, "system.journal"), func(w io.Writer) error {
 		return writeBenchExport(w, entries)
 	})
 	if err := os.WriteFile(marker, []byte(stamp), 0o644); err != nil {

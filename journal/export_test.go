@@ -2,24 +2,15 @@ package journal
 
 import (
 	"bufio"
-	"bytes"
-	"encoding/binary"
 	"fmt"
 	"io"
-	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
-	"strings"
 	"testing"
 	"time"
-	"unicode/utf8"
-)
 
-// journalRemote turns journal export format into journal files, as a real
-// journald would write them. See systemd-journal-remote.service(8) and
-// https://systemd.io/JOURNAL_EXPORT_FORMATS/.
-const journalRemote = "/lib/systemd/systemd-journal-remote"
+	"github.com/odoo-notify/odoo-notify/internal/testenv"
+)
 
 const bootID = "5b1b6f3c9a1e4c0f8a2d7e6b4c3a2f10"
 
@@ -32,8 +23,7 @@ type rec struct {
 	fields []kv
 }
 
-// writeExport writes recs in journal export format. Values that are not
-// single-line UTF-8 use the binary form, as journalctl -o export does.
+// writeExport writes recs in journal export format.
 func writeExport(w io.Writer, recs []rec) error {
 	bw := bufio.NewWriterSize(w, 1<<20)
 	for _, r := range recs {
@@ -42,64 +32,18 @@ func writeExport(w io.Writer, recs []rec) error {
 		fmt.Fprintf(bw, "__REALTIME_TIMESTAMP=%d\n__MONOTONIC_TIMESTAMP=%d\n_BOOT_ID=%s\n",
 			r.at.UnixMicro(), 1_000_000+r.at.Sub(t0).Microseconds(), bootID)
 		for _, f := range r.fields {
-			if strings.ContainsRune(f.v, '\n') || !utf8.ValidString(f.v) {
-				bw.WriteString(f.k)
-				bw.WriteByte('\n')
-				binary.Write(bw, binary.LittleEndian, uint64(len(f.v)))
-				bw.WriteString(f.v)
-				bw.WriteByte('\n')
-				continue
-			}
-			bw.WriteString(f.k)
-			bw.WriteByte('=')
-			bw.WriteString(f.v)
-			bw.WriteByte('\n')
+			testenv.ExportField(bw, f.k, f.v)
 		}
 		bw.WriteByte('\n')
 	}
 	return bw.Flush()
 }
 
-// requireJournalRemote fails the test when the tool that makes journal
-// files is missing: a journal test that does not read a real journal
-// proves nothing.
-func requireJournalRemote(tb testing.TB) {
-	tb.Helper()
-	if _, err := os.Stat(journalRemote); err != nil {
-		tb.Fatalf("%s not found (%v): apt-get install systemd-journal-remote", journalRemote, err)
-	}
-}
-
-// importJournal writes recs into a real journal file at path (journal-remote
-// may rotate large outputs into more files next to it).
-func importJournal(tb testing.TB, path string, write func(io.Writer) error) {
-	tb.Helper()
-	requireJournalRemote(tb)
-	cmd := exec.Command(journalRemote, "-o", path, "-")
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	in, err := cmd.StdinPipe()
-	if err != nil {
-		tb.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		tb.Fatalf("start %s: %v", journalRemote, err)
-	}
-	werr := write(in)
-	in.Close()
-	if err := cmd.Wait(); err != nil {
-		tb.Fatalf("%s: %v: %s", journalRemote, err, stderr.String())
-	}
-	if werr != nil {
-		tb.Fatalf("write export: %v", werr)
-	}
-}
-
 // makeJournal writes recs into a fresh journal file and returns its path.
 func makeJournal(tb testing.TB, recs []rec) string {
 	tb.Helper()
 	path := filepath.Join(tb.TempDir(), "test.journal")
-	importJournal(tb, path, func(w io.Writer) error { return writeExport(w, recs) })
+	testenv.ImportJournal(tb, path, func(w io.Writer) error { return writeExport(w, recs) })
 	return path
 }
 

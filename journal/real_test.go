@@ -7,6 +7,8 @@ import (
 	"slices"
 	"testing"
 	"time"
+
+	"github.com/odoo-notify/odoo-notify/internal/testenv"
 )
 
 // The testdata/*-252.export files are journalctl -o export of real runs on
@@ -32,7 +34,7 @@ func importExport(t *testing.T, name string) *Journal {
 	}
 	defer f.Close()
 	path := filepath.Join(t.TempDir(), "real.journal")
-	importJournal(t, path, func(w io.Writer) error { _, err := io.Copy(w, f); return err })
+	testenv.ImportJournal(t, path, func(w io.Writer) error { _, err := io.Copy(w, f); return err })
 	j, err := OpenFiles([]string{path})
 	if err != nil {
 		t.Fatal(err)
