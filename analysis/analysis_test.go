@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/odoo-notify/odoo-notify/analysis"
+	"github.com/odoo-notify/odoo-notify/internal/corpus"
 	"github.com/odoo-notify/odoo-notify/report"
 )
 
@@ -165,7 +166,7 @@ func TestCorpusThroughLogFiles(t *testing.T) {
 			analysis.Apply(r, analysis.Analyze(in))
 			red, _ := analysis.NewRedactor(nil)
 			red.Report(r)
-			CheckReport(t, c.Want, r)
+			corpus.CheckReport(t, c.Want, r)
 		})
 	}
 }
