@@ -123,27 +123,62 @@ const (
 
 // crashCauses says what each earlier failed run died of, from its own
 // journal lines and the kernel's around its end, so a crash loop's report
-// tells "5× db-unreachable" rather than "5× exit-code 1".
+// tells "5× db-unreachable" rather than "5× exit-code 1". The kernel's lines
+// are read once for all the runs, and the failed run's own lines are the
+// ones already read.
 func (a *app) crashCauses(rep *report.Report, j *journal.Journal) {
-	for i := max(0, len(rep.Crashes)-maxAnalysedCrashes); i < len(rep.Crashes); i++ {
-		c := &rep.Crashes[i]
+	crashes := rep.Crashes[max(0, len(rep.Crashes)-maxAnalysedCrashes):]
+	var kernel []report.Line
+	var from, to time.Time
+	for _, c := range crashes {
+		if !c.Time.IsZero() && (from.IsZero() || c.Time.Before(from)) {
+			from = c.Time
+		}
+		if c.Time.After(to) {
+			to = c.Time
+		}
+	}
+	if !from.IsZero() {
+		k, err := j.Kernel(from.Add(-kernelWindow), to.Add(10*time.Second), 200*len(crashes))
+		if err != nil {
+			a.log.Warn("cannot read the kernel's messages: an earlier OOM kill may go unnoticed", "unit", rep.Unit, "error", err)
+		}
+		kernel = toLines(k)
+	}
+	for i := range crashes {
+		c := &crashes[i]
 		if c.InvocationID == "" {
 			continue
 		}
-		ls, err := j.RunLines(rep.Unit, c.InvocationID, crashLines)
-		if err != nil {
-			a.log.Warn("cannot read an earlier run's journal lines", "unit", rep.Unit, "invocation_id", c.InvocationID, "error", err)
-			continue
+		lines := rep.Lines
+		if c.InvocationID != rep.InvocationID {
+			ls, err := j.RunLines(rep.Unit, c.InvocationID, crashLines)
+			if err != nil {
+				a.log.Warn("cannot read an earlier run's journal lines", "unit", rep.Unit, "invocation_id", c.InvocationID, "error", err)
+				continue
+			}
+			lines = toLines(ls)
 		}
-		var kernel []journal.Entry
+		var near []report.Line
 		if !c.Time.IsZero() {
-			kernel, _ = j.Kernel(c.Time.Add(-kernelWindow), c.Time.Add(10*time.Second), 200)
+			near = within(kernel, c.Time.Add(-kernelWindow), c.Time.Add(10*time.Second))
 		}
 		c.Cause = analysis.Analyze(analysis.Input{
 			Unit: rep.Unit, Result: c.Result, ExitCode: c.ExitCode, ExitStatus: c.ExitStatus,
-			Lines: toLines(ls), Kernel: toLines(kernel),
+			Lines: lines, Kernel: near,
 		}).Cause
 	}
+}
+
+// within keeps the lines from since to until.
+func within(ls []report.Line, since, until time.Time) []report.Line {
+	var out []report.Line
+	for _, l := range ls {
+		if !l.Time.Before(since) && !l.Time.After(until) {
+			out = append(out, l)
+		}
+	}
+	return out
 }
 
 // merge puts the journal's lines and Odoo's log records in time order;
