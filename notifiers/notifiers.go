@@ -90,7 +90,15 @@ func (d *Dispatcher) sleep(ctx context.Context, wait time.Duration) error {
 	if d.Sleep != nil {
 		return d.Sleep(ctx, wait)
 	}
-	t := time.NewTimer(wait)
+	return Sleep(ctx, wait)
+}
+
+// Sleep waits for d, or until ctx ends and returns its error.
+func Sleep(ctx context.Context, d time.Duration) error {
+	if d <= 0 {
+		return ctx.Err()
+	}
+	t := time.NewTimer(d)
 	defer t.Stop()
 	select {
 	case <-ctx.Done():

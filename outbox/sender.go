@@ -288,7 +288,7 @@ func (s *Sender) deliver(ctx context.Context, items []*item, planned time.Time) 
 					it.skip = stopped
 					continue
 				}
-				if err := sleepUntil(ctx, planned.Add(it.wait)); err != nil {
+				if err := notifiers.Sleep(ctx, time.Until(planned.Add(it.wait))); err != nil {
 					it.skip = "the run's deadline came first"
 					continue
 				}
@@ -301,21 +301,6 @@ func (s *Sender) deliver(ctx context.Context, items []*item, planned time.Time) 
 		})
 	}
 	wg.Wait()
-}
-
-func sleepUntil(ctx context.Context, t time.Time) error {
-	d := time.Until(t)
-	if d <= 0 {
-		return ctx.Err()
-	}
-	timer := time.NewTimer(d)
-	defer timer.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-timer.C:
-		return nil
-	}
 }
 
 // record writes what was delivered, under the lock, and gives back the
