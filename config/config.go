@@ -10,6 +10,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"time"
 
@@ -204,20 +205,107 @@ func Load(path, credDir string) (*Config, error) {
 // silently disable a channel), returned with the config that the known keys
 // make, so its other problems can be found too.
 func Parse(r io.Reader) (*Config, error) {
-	c := Default()
-	md, err := toml.NewDecoder(r).Decode(c)
+	src, err := io.ReadAll(r)
 	if err != nil {
+		return nil, err
+	}
+	var errs []error
+	// A value of the wrong type stops the decoder at the first one. Each is
+	// reported, dropped, and the rest decoded again, so one wrong quote
+	// does not hide every other problem.
+	for range maxTypeErrors {
+		c := Default()
+		md, err := toml.NewDecoder(bytes.NewReader(src)).Decode(c)
+		if err == nil {
+			for _, k := range md.Undecoded() {
+				errs = append(errs, fmt.Errorf("%s: unknown key", keyString(k)))
+			}
+			return c, errors.Join(errs...)
+		}
 		var pe toml.ParseError
 		if errors.As(err, &pe) {
 			return nil, fmt.Errorf("syntax error at line %d, column %d: %s", pe.Position.Line, pe.Position.Col, pe.Message)
 		}
-		return nil, err
+		key, msg, ok := typeError(err)
+		if !ok {
+			return nil, err
+		}
+		errs = append(errs, fmt.Errorf("%s: %s", key, msg))
+		if src, ok = dropKey(src, key); !ok {
+			return nil, errors.Join(errs...)
+		}
 	}
-	var errs []error
-	for _, k := range md.Undecoded() {
-		errs = append(errs, fmt.Errorf("%s: unknown key", keyString(k)))
+	return nil, errors.Join(errs...)
+}
+
+// maxTypeErrors bounds the decode passes of a file full of wrong types.
+const maxTypeErrors = 32
+
+// typeErrorRE matches the decoder's "toml: line N (last key "K"): MSG".
+var typeErrorRE = regexp.MustCompile(`^toml: line \d+ \(last key "([^"]+)"\): (.*)$`)
+
+// typeError pulls the key and a message an admin can act on out of a
+// decoder type error.
+func typeError(err error) (key, msg string, ok bool) {
+	m := typeErrorRE.FindStringSubmatch(err.Error())
+	if m == nil {
+		return "", "", false
 	}
-	return c, errors.Join(errs...)
+	msg = m[2]
+	if _, what, found := strings.Cut(msg, "TOML value has type "); found {
+		got, want, _ := strings.Cut(what, "; destination has type ")
+		msg = fmt.Sprintf("is a %s here but must be a%s %s (remove the quotes, or add them)", got, article(want), want)
+	}
+	return m[1], msg, true
+}
+
+func article(w string) string {
+	if w != "" && strings.ContainsRune("aeiou", rune(w[0])) {
+		return "n"
+	}
+	return ""
+}
+
+// dropKey removes the dotted key from the TOML document, in every table of
+// an array of tables, and encodes the rest again.
+func dropKey(src []byte, key string) ([]byte, bool) {
+	var doc map[string]any
+	if _, err := toml.Decode(string(src), &doc); err != nil {
+		return nil, false
+	}
+	if !deleteKey(doc, strings.Split(key, ".")) {
+		return nil, false
+	}
+	var b bytes.Buffer
+	if err := toml.NewEncoder(&b).Encode(doc); err != nil {
+		return nil, false
+	}
+	return b.Bytes(), true
+}
+
+func deleteKey(v any, path []string) bool {
+	switch t := v.(type) {
+	case map[string]any:
+		if len(path) == 1 {
+			_, ok := t[path[0]]
+			delete(t, path[0])
+			return ok
+		}
+		return deleteKey(t[path[0]], path[1:])
+	case []map[string]any:
+		found := false
+		for _, m := range t {
+			found = deleteKey(m, path) || found
+		}
+		return found
+	case []any:
+		found := false
+		for _, m := range t {
+			found = deleteKey(m, path) || found
+		}
+		return found
+	}
+	return false
 }
 
 // keyString writes a TOML key as an admin would look for it: email[0].host

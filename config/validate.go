@@ -18,6 +18,12 @@ const (
 	DefaultSlackBurst     = 3
 )
 
+// The range of a channel's rate, in messages per second, when it is not 0.
+const (
+	MinRate = 1.0 / 86400 // one a day
+	MaxRate = 1000
+)
+
 // Validate fills the defaults that depend on other keys, reads every *_file
 // secret, and returns every problem at once, each with its key.
 func (c *Config) Validate(credDir string) error {
@@ -77,8 +83,13 @@ func (c *Config) Validate(credDir string) error {
 			timeout.Duration = DefaultChannelTimeout
 		}
 		positive(key+".timeout", *timeout)
-		if *rate < 0 {
+		switch {
+		case *rate < 0:
 			bad(key+".rate", "must not be negative")
+		case *rate > 0 && *rate < MinRate:
+			bad(key+".rate", "%g messages per second is less than one a day: use at least %.6f, or 0 for no limit", *rate, MinRate)
+		case *rate > MaxRate:
+			bad(key+".rate", "%g messages per second is more than any server takes: use at most %g, or 0 for no limit", *rate, float64(MaxRate))
 		}
 		if *burst < 0 {
 			bad(key+".burst", "must not be negative")

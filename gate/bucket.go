@@ -47,7 +47,17 @@ func (s *State) Reserve(channel string, r Rate, now time.Time, maxWait time.Dura
 	}
 	level := b.level(r, now)
 	if level < 1 {
-		wait = time.Duration((1 - level) / r.PerSecond * float64(time.Second))
+		// In float seconds first: a tiny rate would overflow a Duration
+		// into a negative wait and turn the limit off.
+		secs := (1 - level) / r.PerSecond
+		if secs > maxWait.Seconds() {
+			b.Tokens, b.At = level, now
+			if secs >= (time.Duration(math.MaxInt64) / time.Second).Seconds() {
+				return time.Duration(math.MaxInt64), false
+			}
+			return time.Duration(secs * float64(time.Second)), false
+		}
+		wait = time.Duration(secs * float64(time.Second))
 	}
 	if wait > maxWait {
 		b.Tokens, b.At = level, now

@@ -228,9 +228,11 @@ func (u *Unit) release() *report.Held {
 	return h
 }
 
-// within keeps the times in the last per before now.
+// within keeps the times in the last per before now. A time after now was
+// written by a clock that has since gone back: it is dropped, or the
+// per-unit limit would hold every report until the clock caught up.
 func within(ts []time.Time, now time.Time, per time.Duration) []time.Time {
-	return slices.DeleteFunc(ts, func(t time.Time) bool { return now.Sub(t) >= per })
+	return slices.DeleteFunc(ts, func(t time.Time) bool { return now.Sub(t) >= per || t.After(now) })
 }
 
 // Digest is a summary due for a unit whose failures were held back and whose

@@ -268,3 +268,17 @@ func FuzzDecode(f *testing.F) {
 		}
 	})
 }
+
+// A rate too small for a Duration still limits: the wait does not overflow
+// into a negative one that sends everything.
+func TestReserveTinyRateStillLimits(t *testing.T) {
+	s := New()
+	r := Rate{PerSecond: 1e-20, Burst: 1}
+	now := time.Now()
+	if _, ok := s.Reserve("c", r, now, time.Minute); !ok {
+		t.Fatal("the first message within the burst was refused")
+	}
+	if wait, ok := s.Reserve("c", r, now, time.Minute); ok || wait <= 0 {
+		t.Errorf("second message: wait %v ok %v, want refused with a positive wait", wait, ok)
+	}
+}
