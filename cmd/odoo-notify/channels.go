@@ -16,7 +16,10 @@ import (
 
 // buildChannels turns the config's channels into notifiers, in file order:
 // email, then slack, then webhook. only, when set, keeps the one channel of
-// that name.
+// that name. A channel that cannot be built (a ca_file that is not PEM, a
+// header with a line break) is left out and named in the error, a config
+// error; the others are returned all the same, so that one bad option
+// does not silence every channel.
 func buildChannels(cfg *config.Config, client *http.Client, log *slog.Logger, only string) ([]notifiers.Channel, error) {
 	var chs []notifiers.Channel
 	var errs []error
@@ -40,11 +43,12 @@ func buildChannels(cfg *config.Config, client *http.Client, log *slog.Logger, on
 		}
 		chs = append(chs, notifiers.Channel{Kind: "webhook", Name: c.Name, Notifier: n, Timeout: c.Timeout.Duration})
 	}
+	var broken error
 	if err := errors.Join(errs...); err != nil {
-		return nil, withCode(exitConfig, err)
+		broken = withCode(exitConfig, err)
 	}
 	if only == "" {
-		return chs, nil
+		return chs, broken
 	}
 	i := slices.IndexFunc(chs, func(c notifiers.Channel) bool { return c.Name == only })
 	if i < 0 {
@@ -53,6 +57,9 @@ func buildChannels(cfg *config.Config, client *http.Client, log *slog.Logger, on
 			names = append(names, c.Name)
 		}
 		if len(names) == 0 {
+			if broken != nil {
+				return nil, broken
+			}
 			return nil, usageErr("no channel named %q: no channel is configured in the file", only)
 		}
 		return nil, usageErr("no channel named %q; the configured channels are %q", only, names)

@@ -24,6 +24,13 @@ func runCheckConfig(_ context.Context, a *app, args []string) error {
 	// check-config judges the file itself: a missing file is a problem
 	// here, even at the default path.
 	cfg, err := config.Load(f.config, a.getenv("CREDENTIALS_DIRECTORY"))
+	if err == nil {
+		// What only building a channel finds: a ca_file that is not PEM,
+		// a header odoo-notify sets itself.
+		if _, broken := buildChannels(cfg, httpClient(), a.log, ""); broken != nil {
+			err = errors.Unwrap(broken)
+		}
+	}
 	if err != nil {
 		fmt.Fprintf(a.stderr, "%s is invalid:\n", f.config)
 		for _, p := range problems(err) {

@@ -23,7 +23,10 @@ func (a *app) deliver(ctx context.Context, rep *report.Report, channels []notifi
 		fmt.Fprint(a.stderr, rep.Text())
 		return nil
 	}
-	o := a.sender(channels).Dispatch(ctx, rep, rep.Test)
+	if rep.Test {
+		return a.testFire(ctx, rep, channels, out)
+	}
+	o := a.sender(channels).Dispatch(ctx, rep, false)
 	if o.Verdict != gate.Send {
 		a.log.Info("not sent: "+heldWhy(o.Verdict), "unit", rep.Unit, "invocation_id", rep.InvocationID, "result", rep.Result, "exit_status", rep.ExitStatus, "until", o.Until.UTC().Format(time.RFC3339))
 		if o.Waiting > 0 {
@@ -46,6 +49,20 @@ func (a *app) deliver(ctx context.Context, rep *report.Report, channels []notifi
 		return withCode(exitUnavailable, err)
 	case code == exitOK && o.Waiting > 0:
 		return withCode(exitTempFail, fmt.Errorf("%w: %d older report(s) still wait in the outbox for odoo-notify flush", errReported, o.Waiting))
+	}
+	return err
+}
+
+// testFire sends a test report and says what each channel answered to it.
+// Nothing of it is kept: a failed test is fixed and run again, not retried.
+func (a *app) testFire(ctx context.Context, rep *report.Report, channels []notifiers.Channel, out io.Writer) error {
+	o := a.sender(channels).TestFire(ctx, rep)
+	err := a.summarize(rep, o.Own, out)
+	if err != nil && out != nil {
+		fmt.Fprintln(out, "the test report is not kept nor retried: fix the channel and run odoo-notify test again")
+	}
+	if o.Waiting > 0 {
+		a.log.Warn("older reports wait in the outbox: odoo-notify flush sends them", "waiting", o.Waiting, "state_dir", outbox.Dir(a.stateDir, a.getenv))
 	}
 	return err
 }

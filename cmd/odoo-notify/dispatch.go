@@ -39,10 +39,16 @@ func runDispatch(ctx context.Context, a *app, args []string) error {
 		fmt.Fprint(a.stderr, rep.Text())
 		return cfgErr
 	}
-	channels, err := buildChannels(a.cfg, httpClient(), a.log, "")
-	if err != nil {
-		fmt.Fprint(a.stderr, rep.Text())
+	channels, broken := buildChannels(a.cfg, httpClient(), a.log, "")
+	if broken != nil {
+		a.log.Error("a channel cannot be built and gets nothing, the others get the report: fix it with odoo-notify check-config", "config", a.configPath, "error", broken)
+		if len(channels) == 0 {
+			fmt.Fprint(a.stderr, rep.Text())
+			return broken
+		}
+	}
+	if err := a.deliver(ctx, rep, channels, nil); err != nil {
 		return err
 	}
-	return a.deliver(ctx, rep, channels, nil)
+	return broken
 }

@@ -20,9 +20,9 @@ func runFlush(ctx context.Context, a *app, args []string) error {
 	if err := a.loadConfig(f); err != nil {
 		return err
 	}
-	channels, err := buildChannels(a.cfg, httpClient(), a.log, "")
-	if err != nil {
-		return err
+	channels, broken := buildChannels(a.cfg, httpClient(), a.log, "")
+	if broken != nil {
+		a.log.Error("a channel cannot be built: its reports wait until the config is fixed; the others are sent", "config", a.configPath, "error", broken)
 	}
 	ctx, cancel := context.WithTimeout(ctx, a.cfg.General.Timeout.Duration)
 	defer cancel()
@@ -37,6 +37,8 @@ func runFlush(ctx context.Context, a *app, args []string) error {
 	fmt.Fprintf(a.stdout, "delivered %d, digests %d, waiting %d, refused %d, dropped %d\n", o.Redelivered, o.Digests, o.Waiting, o.Refused, o.Dropped)
 	a.log.Info("flush", "delivered", o.Redelivered, "digests", o.Digests, "waiting", o.Waiting, "refused", o.Refused, "dropped", o.Dropped)
 	switch {
+	case broken != nil && o.Waiting == 0:
+		return broken
 	case o.Waiting > 0:
 		return withCode(exitTempFail, fmt.Errorf("%w: %d report(s) still wait in the outbox", errReported, o.Waiting))
 	case o.Refused > 0 || o.Dropped > 0:

@@ -26,9 +26,12 @@ func runTest(ctx context.Context, a *app, args []string) error {
 	if err := a.loadConfig(f); err != nil {
 		return err
 	}
-	channels, err := buildChannels(a.cfg, httpClient(), a.log, *only)
-	if err != nil {
-		return err
+	channels, broken := buildChannels(a.cfg, httpClient(), a.log, *only)
+	if broken != nil {
+		fmt.Fprintf(a.stdout, "FAILED  cannot build: %v\n", broken)
+		if len(channels) == 0 {
+			return broken
+		}
 	}
 	if len(channels) == 0 {
 		return withCode(exitConfig, fmt.Errorf("no channel is configured in %s: add [[email]], [[slack]] or [[webhook]] (see config.example.toml)", a.configPath))
@@ -36,7 +39,10 @@ func runTest(ctx context.Context, a *app, args []string) error {
 	ctx, cancel := context.WithTimeout(ctx, a.cfg.General.Timeout.Duration)
 	defer cancel()
 	rep := a.testReport()
-	return a.deliver(ctx, rep, channels, a.stdout)
+	if err := a.deliver(ctx, rep, channels, a.stdout); err != nil {
+		return err
+	}
+	return broken
 }
 
 // testReport is a report that looks like a real one, marked as a test in

@@ -1,0 +1,181 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/odoo-notify/odoo-notify/gate"
+)
+
+// appendConfig adds TOML to the rig's config file.
+func (r *rig) appendConfig(toml string) {
+	r.t.Helper()
+	f, err := os.OpenFile(r.config, os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	defer f.Close()
+	if _, err := f.WriteString("\n" + toml + "\n"); err != nil {
+		r.t.Fatal(err)
+	}
+}
+
+// One channel that cannot be built must not silence the others, and
+// check-config must name it.
+func TestFailSafeBrokenChannelOthersDeliver(t *testing.T) {
+	notPEM := writeFile(t, t.TempDir(), "ca.txt", "this is not a certificate\n")
+	cases := []struct {
+		name, toml, want string
+	}{
+		{"ca_file missing", "[[email]]\nname = \"bad\"\nhost = \"127.0.0.1\"\nfrom = \"a@example.com\"\nto = [\"b@example.com\"]\nca_file = \"/nonexistent/ca.pem\"\n", "email bad"},
+		{"ca_file not PEM", "[[email]]\nname = \"bad\"\nhost = \"127.0.0.1\"\nfrom = \"a@example.com\"\nto = [\"b@example.com\"]\nca_file = \"" + notPEM + "\"\n", "holds no PEM certificate"},
+		{"header with a newline", "[[webhook]]\nname = \"bad\"\nurl = \"http://127.0.0.1:1/x\"\n[webhook.headers]\nX-Token = \"a\\nb\"\n", "line break"},
+		{"header odoo-notify sets", "[[webhook]]\nname = \"bad\"\nurl = \"http://127.0.0.1:1/x\"\n[webhook.headers]\nwebhook-id = \"mine\"\n", "set by odoo-notify"},
+	}
+	for i, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			r := newRig(t, rigOpts{})
+			r.mail.start(t)
+			r.appendConfig(c.toml)
+
+			res := r.exec(r.command(nil, "check-config"))
+			r.want("check-config", res, 78)
+			if !strings.Contains(res.stderr, c.want) || !strings.Contains(res.stderr, "bad") {
+				t.Errorf("check-config does not name the broken channel (%q):\n%s", c.want, res.stderr)
+			}
+
+			res = r.dispatch(failure{inv: 100 + i})
+			r.want("dispatch", res, 78)
+			if !strings.Contains(res.stderr, c.want) {
+				t.Errorf("dispatch does not say which channel is broken:\n%s", res.stderr)
+			}
+			if _, accepted, _ := r.hook.got(); len(accepted) != 1 {
+				t.Errorf("the healthy webhook got %d reports, want 1", len(accepted))
+			}
+			if _, accepted, _ := r.slack.got(); len(accepted) != 1 {
+				t.Errorf("Slack got %d reports, want 1", len(accepted))
+			}
+			if n := len(r.mail.messageIDs(t, 1)); n != 1 {
+				t.Errorf("the healthy mail channel got %d, want 1", n)
+			}
+		})
+	}
+}
+
+// A state written while the clock was a day ahead must not hold every new
+// report until the clock catches up.
+func TestFailSafeFutureSentTimesDoNotHoldReports(t *testing.T) {
+	r := newRig(t, rigOpts{})
+	r.mail.start(t)
+	r.want("first dispatch", r.dispatch(failure{inv: 1}), 0)
+	path := filepath.Join(r.dir, "gate.json")
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := gate.Decode(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u := st.Units["odoo.service"]
+	if u == nil {
+		t.Fatalf("no unit state in %s", b)
+	}
+	tomorrow := time.Now().Add(24 * time.Hour)
+	u.Sent = nil
+	for i := range 5 {
+		u.Sent = append(u.Sent, tomorrow.Add(time.Duration(i)*time.Minute))
+	}
+	u.LastSent = nil
+	if b, err = st.Encode(); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, b, 0o640); err != nil {
+		t.Fatal(err)
+	}
+	res := r.dispatch(failure{inv: 2, result: "watchdog", code: "killed", status: "ABRT"})
+	r.want("dispatch after the clock went back", res, 0)
+	if strings.Contains(res.stderr, "max_reports") {
+		t.Errorf("the report was held by max_reports:\n%s", res.stderr)
+	}
+	if _, accepted, _ := r.hook.got(); len(accepted) != 2 {
+		t.Errorf("webhook got %d reports, want 2", len(accepted))
+	}
+}
+
+// A failed test-fire is neither kept nor sent later, and it shows its own
+// error even when older reports wait for the same channel.
+func TestFailSafeTestFireIsNeverSpooled(t *testing.T) {
+	r := newRig(t, rigOpts{})
+	r.mail.start(t)
+	r.hook.mode.Store("500")
+	r.want("dispatch while the webhook fails", r.dispatch(failure{inv: 1}), 75)
+	if n := r.pending(); n != 1 {
+		t.Fatalf("%d reports wait, want the real one", n)
+	}
+
+	res := r.exec(r.command(nil, "test", "--channel", "hook"))
+	r.want("test while the webhook fails", res, 75)
+	if strings.Contains(res.stdout, "failed just before") || !strings.Contains(res.stdout, "500") {
+		t.Errorf("test does not show its own error:\n%s", res.stdout)
+	}
+	if !strings.Contains(res.stdout, "not kept") {
+		t.Errorf("test does not say the failed test report is not kept:\n%s", res.stdout)
+	}
+	if n := r.pending(); n != 1 {
+		t.Errorf("%d reports wait after a failed test, want only the real one", n)
+	}
+
+	r.hook.mode.Store("ok")
+	res = r.exec(r.command(nil, "test", "--channel", "hook"))
+	r.want("test once the webhook works", res, 0)
+	r.want("flush", r.flush(), 0)
+	_, accepted, bodies := r.hook.got()
+	tests := 0
+	for _, b := range bodies {
+		if strings.Contains(b, "odoo-notify-test.service") {
+			tests++
+		}
+	}
+	if tests != 1 || len(accepted) != 2 {
+		t.Errorf("webhook accepted %d reports, %d of them tests: want the real one and one test", len(accepted), tests)
+	}
+}
+
+// check-config lists a wrong type with the other problems, and range-checks
+// the rate.
+func TestFailSafeCheckConfigListsEveryProblem(t *testing.T) {
+	dir := t.TempDir()
+	for i, c := range []struct {
+		file string
+		want []string
+	}{
+		{
+			file: "[general]\njournal_lines = \"50\"\n[[email]]\nhost = \"h\"\nport = 70000\nfrom = \"not an address\"\nto = [\"b@example.com\"]\n[[webhook]]\nurl = \"ftp://x\"\n",
+			want: []string{"general.journal_lines: is a string here but must be an integer", "email[0].port: must be between 1 and 65535", "email[0].from:", "webhook[0].url: must be an absolute http"},
+		},
+		{
+			file: "[[webhook]]\nurl = \"https://example.com/x\"\nrate = 1e-20\n",
+			want: []string{"webhook[0].rate:", "less than one a day"},
+		},
+		{
+			file: "[[webhook]]\nurl = \"https://example.com/x\"\nrate = 1e9\n",
+			want: []string{"webhook[0].rate:", "at most 1000"},
+		},
+	} {
+		p := writeFile(t, dir, fmt.Sprintf("c%d.toml", i), c.file)
+		out, errOut, code := cli(t, nil, "check-config", "--config", p)
+		if code != 78 {
+			t.Errorf("case %d: exit %d, want 78\n%s%s", i, code, out, errOut)
+		}
+		for _, w := range c.want {
+			if !strings.Contains(errOut, w) {
+				t.Errorf("case %d: output lacks %q:\n%s", i, w, errOut)
+			}
+		}
+	}
+}
