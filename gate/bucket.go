@@ -52,7 +52,7 @@ func (s *State) Reserve(channel string, r Rate, now time.Time, maxWait time.Dura
 		secs := (1 - level) / r.PerSecond
 		if secs > maxWait.Seconds() {
 			b.Tokens, b.At = level, now
-			if secs >= (time.Duration(math.MaxInt64) / time.Second).Seconds() {
+			if secs >= time.Duration(math.MaxInt64).Seconds() {
 				return time.Duration(math.MaxInt64), false
 			}
 			return time.Duration(secs * float64(time.Second)), false
