@@ -203,6 +203,21 @@ func (j *Journal) Close() error {
 // INVOCATION_ID=id (systemd's messages about the run). With id == "", the
 // unit's most recent n entries (_SYSTEMD_UNIT=unit or UNIT=unit).
 func (j *Journal) RunLines(unit, id string, n int) ([]Entry, error) {
+	entries, _, err := j.RunExcerpt(unit, id, n, MaxExcerptBytes)
+	return entries, err
+}
+
+// MaxExcerptBytes bounds the messages of one run that a report keeps: with
+// 10,000 lines of 17 KB asked for, the report would be 170 MB, more than any
+// mail server takes and more memory than a small server has to spare. At
+// 128 KiB, even a log of control characters, which JSON escapes six times
+// over, keeps a webhook body under 1 MiB.
+const MaxExcerptBytes = 128 << 10
+
+// RunExcerpt is RunLines within a byte budget: it stops walking back when
+// the messages it holds reach maxBytes (the newest entry is always kept),
+// and says whether older lines were left out for the budget.
+func (j *Journal) RunExcerpt(unit, id string, n, maxBytes int) (entries []Entry, cut bool, err error) {
 	op := fmt.Sprintf("journal: read lines of %s", unit)
 	var groups [][]string
 	if id != "" {
@@ -210,15 +225,15 @@ func (j *Journal) RunLines(unit, id string, n int) ([]Entry, error) {
 		groups = [][]string{{fieldSystemdInvocationID + "=" + id}, {fieldInvocationID + "=" + id}}
 	} else {
 		if unit == "" {
-			return nil, fmt.Errorf("journal: read lines: no unit and no invocation id given")
+			return nil, false, fmt.Errorf("journal: read lines: no unit and no invocation id given")
 		}
 		groups = [][]string{{fieldSystemdUnit + "=" + unit}, {fieldUnit + "=" + unit}}
 	}
-	entries, err := j.tail(groups, time.Time{}, time.Time{}, n)
+	entries, cut, err = j.walk(groups, time.Time{}, time.Time{}, n, maxBytes)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", op, err)
+		return nil, false, fmt.Errorf("%s: %w", op, err)
 	}
-	return entries, nil
+	return entries, cut, nil
 }
 
 // Events returns systemd's own messages about unit (UNIT=unit, written by
@@ -255,13 +270,20 @@ func (j *Journal) Kernel(since, until time.Time, max int) ([]Entry, error) {
 // since and until (zero: unbounded). It walks backwards from the tail, or
 // from until, so it reads only what it returns plus one entry.
 func (j *Journal) tail(groups [][]string, since, until time.Time, max int) ([]Entry, error) {
+	entries, _, err := j.walk(groups, since, until, max, MaxExcerptBytes)
+	return entries, err
+}
+
+// walk is tail that also stops when the messages it holds reach maxBytes,
+// and says so.
+func (j *Journal) walk(groups [][]string, since, until time.Time, max, maxBytes int) (out []Entry, cut bool, err error) {
 	if max <= 0 {
-		return nil, nil
+		return nil, false, nil
 	}
 	j.mu.Lock()
 	defer j.mu.Unlock()
 	if j.sd == nil {
-		return nil, errors.New("journal is closed")
+		return nil, false, errors.New("journal is closed")
 	}
 	sd := j.sd
 	sd.FlushMatches()
@@ -269,37 +291,37 @@ func (j *Journal) tail(groups [][]string, since, until time.Time, max int) ([]En
 	for i, group := range groups {
 		if i > 0 {
 			if err := sd.AddDisjunction(); err != nil {
-				return nil, err
+				return nil, false, err
 			}
 		}
 		for _, m := range group {
 			if err := sd.AddMatch(m); err != nil {
-				return nil, fmt.Errorf("match %q: %w", m, err)
+				return nil, false, fmt.Errorf("match %q: %w", m, err)
 			}
 		}
 	}
 	if until.IsZero() {
 		if err := sd.SeekTail(); err != nil {
-			return nil, err
+			return nil, false, err
 		}
 	} else {
 		// The entry at until itself is wanted: seek just past it.
 		if err := sd.SeekRealtimeUsec(usec(until) + 1); err != nil {
-			return nil, err
+			return nil, false, err
 		}
 	}
-	var out []Entry
+	size := 0
 	for len(out) < max {
 		moved, err := sd.Previous()
 		if err != nil {
-			return nil, noAccess("", err)
+			return nil, false, noAccess("", err)
 		}
 		if moved == 0 {
 			break
 		}
 		e, err := read(sd)
 		if err != nil {
-			return nil, err
+			return nil, false, err
 		}
 		if !until.IsZero() && e.Time.After(until) {
 			continue
@@ -307,10 +329,14 @@ func (j *Journal) tail(groups [][]string, since, until time.Time, max int) ([]En
 		if !since.IsZero() && e.Time.Before(since) {
 			break
 		}
+		if size += len(e.Message); size > maxBytes && len(out) > 0 {
+			cut = true
+			break
+		}
 		out = append(out, e)
 	}
 	slices.Reverse(out)
-	return out, nil
+	return out, cut, nil
 }
 
 func usec(t time.Time) uint64 {

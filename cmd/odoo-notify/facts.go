@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"time"
 
@@ -100,8 +101,10 @@ func (a *app) buildReport(ctx context.Context, unit string, jf journalFlags) (*r
 	}
 
 	if j != nil {
-		lines, err := j.RunLines(unit, rep.InvocationID, max(a.cfg.General.JournalLines, analysisLines))
+		lines, cut, err := j.RunExcerpt(unit, rep.InvocationID, max(a.cfg.General.JournalLines, analysisLines), journal.MaxExcerptBytes)
 		switch {
+		case cut:
+			rep.LinesProblem = fmt.Sprintf("older lines left out: a report keeps the run's last %d KiB of log", journal.MaxExcerptBytes>>10)
 		case err != nil:
 			a.log.Error("cannot read the failed run's journal lines", "unit", unit, "error", err)
 			rep.LinesProblem = "journal not readable: " + err.Error()

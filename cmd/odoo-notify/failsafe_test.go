@@ -1,14 +1,20 @@
 package main
 
 import (
+	"bufio"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
+	"runtime"
+	"runtime/debug"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
 	"github.com/odoo-notify/odoo-notify/gate"
+	"github.com/odoo-notify/odoo-notify/internal/testenv"
 )
 
 // appendConfig adds TOML to the rig's config file.
@@ -177,5 +183,70 @@ func TestFailSafeCheckConfigListsEveryProblem(t *testing.T) {
 				t.Errorf("case %d: output lacks %q:\n%s", i, w, errOut)
 			}
 		}
+	}
+}
+
+// 10,000 lines of 17 KB asked for: every channel gets a report within its
+// byte budget, the report says older lines were left out, and the handler
+// stays small.
+func TestFailSafeHugeRunStaysWithinBudgets(t *testing.T) {
+	r := newRig(t, rigOpts{})
+	r.mail.start(t)
+	b, err := os.ReadFile(r.config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(r.config, []byte(strings.Replace(string(b), "[general]\n", "[general]\njournal_lines = 10000\n", 1)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	// Streamed into the journal, not built in memory: the handler's peak
+	// RSS as the kernel reports it includes this process's, which forked it.
+	line := strings.Repeat("Traceback frame é ", 17<<10/19)
+	r.journal = filepath.Join(t.TempDir(), "huge.journal")
+	testenv.ImportJournal(t, r.journal, func(w io.Writer) error {
+		bw := bufio.NewWriter(w)
+		for i := range 10000 {
+			fmt.Fprintf(bw, "__CURSOR=s=0;i=%d\n__REALTIME_TIMESTAMP=%d\n__MONOTONIC_TIMESTAMP=%d\n_BOOT_ID=0b0e1f2a3b4c5d6e7f8091a2b3c4d5e6\n_HOSTNAME=erp1\nPRIORITY=6\n",
+				i+1, testenv.JournalStart.Add(time.Duration(i)*time.Millisecond).UnixMicro(), int64(i+1)*1000)
+			for _, kv := range [][2]string{{"_SYSTEMD_UNIT", "odoo.service"}, {"_SYSTEMD_INVOCATION_ID", invID(1)}, {"SYSLOG_IDENTIFIER", "odoo"}, {"_TRANSPORT", "stdout"}, {"MESSAGE", fmt.Sprintf("%05d %s", i, line)}} {
+				testenv.ExportField(bw, kv[0], kv[1])
+			}
+			bw.WriteByte('\n')
+		}
+		return bw.Flush()
+	})
+	runtime.GC()
+	debug.FreeOSMemory()
+
+	cmd := r.command(&failure{inv: 1})
+	res := r.exec(cmd)
+	r.want("dispatch", res, 0)
+	rss := cmd.ProcessState.SysUsage().(*syscall.Rusage).Maxrss << 10
+	t.Logf("peak RSS %.1f MiB", float64(rss)/(1<<20))
+	if rss > 100<<20 {
+		t.Errorf("the handler peaked at %d MiB, want under 100", rss>>20)
+	}
+	_, _, bodies := r.hook.got()
+	if len(bodies) != 1 {
+		t.Fatalf("webhook got %d reports, want 1", len(bodies))
+	}
+	if n := len(bodies[0]); n >= 1<<20 {
+		t.Errorf("webhook body is %d bytes, want under 1 MiB", n)
+	}
+	if !strings.Contains(bodies[0], "09999 Traceback") || !strings.Contains(bodies[0], "older lines left out") {
+		t.Errorf("the webhook report lacks the newest line or does not say older lines were left out")
+	}
+	_, _, slackBodies := r.slack.got()
+	if len(slackBodies) != 1 || len(slackBodies[0]) > 40000 {
+		t.Errorf("Slack got %d posts; want 1 within Slack's limits", len(slackBodies))
+	}
+	ids := r.mail.messageIDs(t, 1)
+	if len(ids) != 1 {
+		t.Fatalf("mail got %d, want 1", len(ids))
+	}
+	if raw := r.mail.Raw(t, r.mail.Messages(t, 1)[0].ID); len(raw) >= 10_000_000 {
+		t.Errorf("the mail is %d bytes, want under 10 MB", len(raw))
+	} else {
+		t.Logf("webhook %d bytes, mail %d bytes, slack %d bytes", len(bodies[0]), len(raw), len(slackBodies[0]))
 	}
 }
