@@ -102,3 +102,20 @@ func usecTime(v any) time.Time {
 	}
 	return time.UnixMicro(int64(us))
 }
+
+// StartNoBlock asks systemd to start unit and returns once the job is
+// queued, without waiting for it to run: what the hook does to start the
+// handler while the watched unit waits for it to return.
+func StartNoBlock(ctx context.Context, unit string) error {
+	ctx, cancel := context.WithTimeout(ctx, DBusTimeout)
+	defer cancel()
+	conn, err := dbus.NewSystemConnectionContext(ctx)
+	if err != nil {
+		return fmt.Errorf("journal: start %s: connect to the system bus (is dbus running?): %w", unit, err)
+	}
+	defer conn.Close()
+	if _, err := conn.StartUnitContext(ctx, unit, "replace", nil); err != nil {
+		return fmt.Errorf("journal: start %s: %w", unit, err)
+	}
+	return nil
+}

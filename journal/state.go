@@ -15,6 +15,7 @@ const (
 	SourceEnv     = "monitor-env"
 	SourceDBus    = "dbus"
 	SourceJournal = "journal"
+	SourceHook    = "hook" // what ExecStopPost= recorded
 )
 
 // State is what systemd knows about the failed run.
@@ -27,7 +28,7 @@ type State struct {
 	NRestarts    int
 	StartedAt    time.Time
 	ExitedAt     time.Time
-	Source       string // SourceEnv, SourceDBus or SourceJournal
+	Source       string // SourceEnv, SourceHook, SourceDBus or SourceJournal
 
 	// StartLimitHit: systemd stopped restarting the unit ("Start request
 	// repeated too quickly"). Set by StateFromEvents only; the other

@@ -5,6 +5,8 @@ import (
 	"fmt"
 
 	"github.com/odoo-notify/odoo-notify/config"
+	"github.com/odoo-notify/odoo-notify/outbox"
+	"github.com/odoo-notify/odoo-notify/report"
 )
 
 // runDispatch is the main job: what odoo-notify@.service runs with %i after
@@ -31,6 +33,7 @@ func runDispatch(ctx context.Context, a *app, args []string) error {
 	ctx, cancel := context.WithTimeout(ctx, a.cfg.General.Timeout.Duration)
 	defer cancel()
 
+	a.failed = a.recordedRun(unit)
 	rep, err := a.buildReport(ctx, unit, jf)
 	if err != nil {
 		return err
@@ -47,8 +50,51 @@ func runDispatch(ctx context.Context, a *app, args []string) error {
 			return broken
 		}
 	}
-	if err := a.deliver(ctx, rep, channels, nil); err != nil {
+	err = a.deliver(ctx, rep, channels, nil)
+	a.forgetRecordedRun(rep, err)
+	if err != nil {
 		return err
 	}
 	return broken
+}
+
+// recordedRun is the failed run of unit the hook recorded that this run
+// reports: the one systemd's MONITOR_* names, else the newest.
+func (a *app) recordedRun(unit string) *outbox.Failed {
+	st, err := outbox.Open(outbox.Dir(a.stateDir, a.getenv), a.log)
+	if err != nil {
+		return nil
+	}
+	runs := st.FailedRuns(unit)
+	if len(runs) == 0 {
+		return nil
+	}
+	if inv := a.getenv("MONITOR_INVOCATION_ID"); inv != "" && a.getenv("MONITOR_UNIT") == unit {
+		for i := range runs {
+			if runs[i].InvocationID == inv {
+				return &runs[i]
+			}
+		}
+		return nil
+	}
+	return &runs[len(runs)-1]
+}
+
+// forgetRecordedRun removes the hook's record once its report is decided:
+// sent, held by the gate, or waiting in the outbox. A report that could be
+// neither sent nor saved keeps its record for flush.
+func (a *app) forgetRecordedRun(rep *report.Report, err error) {
+	if a.failed == nil || a.failed.InvocationID != rep.InvocationID {
+		return
+	}
+	if code := exitCode(err); code != exitOK && code != exitTempFail {
+		return
+	}
+	st, oerr := outbox.Open(outbox.Dir(a.stateDir, a.getenv), a.log)
+	if oerr == nil {
+		oerr = st.RemoveFailed(*a.failed)
+	}
+	if oerr != nil {
+		a.log.Warn("the hook's record of the run stays; flush reports it again, and dedup drops it", "unit", rep.Unit, "error", oerr)
+	}
 }

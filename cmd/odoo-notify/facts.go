@@ -135,6 +135,15 @@ func (a *app) buildReport(ctx context.Context, unit string, jf journalFlags) (*r
 // (MONITOR_* has no restart count, no ExecStart, no MemoryMax).
 func (a *app) unitState(ctx context.Context, unit string, jf journalFlags, events []journal.Entry) (journal.State, bool) {
 	st, ok := journal.StateFromEnv(unit, a.getenv)
+	if !ok && a.failed != nil {
+		// What the hook recorded: the same variables, from ExecStopPost=.
+		rec := a.failed
+		st, ok = journal.StateFromEnv(unit, func(k string) string {
+			return map[string]string{"MONITOR_UNIT": rec.Unit, "MONITOR_SERVICE_RESULT": rec.Result, "MONITOR_EXIT_CODE": rec.ExitCode,
+				"MONITOR_EXIT_STATUS": rec.ExitStatus, "MONITOR_INVOCATION_ID": rec.InvocationID}[k]
+		})
+		st.Source = journal.SourceHook
+	}
 	if !ok {
 		a.log.Info("no MONITOR_* environment for the unit (systemd < 251, or not started by OnFailure=)", "unit", unit)
 	}

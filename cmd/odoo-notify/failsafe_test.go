@@ -250,3 +250,79 @@ func TestFailSafeHugeRunStaysWithinBudgets(t *testing.T) {
 		t.Logf("webhook %d bytes, mail %d bytes, slack %d bytes", len(bodies[0]), len(raw), len(slackBodies[0]))
 	}
 }
+
+// stopPost runs the hook as ExecStopPost= would after a run ended with result.
+func (r *rig) stopPost(result string, inv int) result {
+	cmd := r.command(nil, "hook", "odoo.service")
+	cmd.Env = append(cmd.Env, "SERVICE_RESULT="+result, "EXIT_CODE=exited", "EXIT_STATUS=3", "INVOCATION_ID="+invID(inv))
+	return r.exec(cmd)
+}
+
+func (r *rig) recorded() int {
+	des, _ := os.ReadDir(filepath.Join(r.dir, "failed"))
+	return len(des)
+}
+
+// The hook records a failed run before anything else, so a handler killed
+// in its first milliseconds (here: never run) loses nothing: flush reports
+// the run, once.
+func TestFailSafeHookRecordsTheRunBeforeTheHandler(t *testing.T) {
+	r := newRig(t, rigOpts{})
+	r.mail.start(t)
+	r.journal = testenv.WriteJournal(t, []testenv.Entry{
+		{"_SYSTEMD_UNIT": "odoo.service", "_SYSTEMD_INVOCATION_ID": invID(7), "SYSLOG_IDENTIFIER": "odoo", "_TRANSPORT": "stdout", "MESSAGE": "psycopg2.OperationalError: connection to server failed"},
+	})
+
+	r.want("hook after a clean stop", r.stopPost("success", 6), 0)
+	if n := r.recorded(); n != 0 {
+		t.Errorf("a clean stop left %d records, want none", n)
+	}
+	res := r.stopPost("exit-code", 7)
+	r.want("hook after a failed run", res, 0)
+	if n := r.recorded(); n != 1 {
+		t.Fatalf("the hook left %d records, want 1", n)
+	}
+	if !strings.Contains(res.stderr, "cannot start the handler") {
+		t.Errorf("the hook does not say the handler could not be started (no D-Bus here):\n%s", res.stderr)
+	}
+
+	res = r.exec(r.command(nil, "flush", "--journal-file", r.journal))
+	r.want("flush", res, 0)
+	if !strings.Contains(res.stdout, "reported 1 failed run") {
+		t.Errorf("flush does not say it reported the recorded run:\n%s", res.stdout)
+	}
+	_, _, bodies := r.hook.got()
+	if len(bodies) != 1 || !strings.Contains(bodies[0], invID(7)) || !strings.Contains(bodies[0], "psycopg2.OperationalError") {
+		t.Fatalf("webhook got %d reports, want the recorded run's with its log line: %.300q", len(bodies), bodies)
+	}
+	if n := r.recorded(); n != 0 {
+		t.Errorf("%d records remain after flush reported them", n)
+	}
+	r.want("flush again", r.exec(r.command(nil, "flush", "--journal-file", r.journal)), 0)
+	if _, _, bodies := r.hook.got(); len(bodies) != 1 {
+		t.Errorf("the recorded run was reported %d times", len(bodies))
+	}
+}
+
+// The handler the hook started (no MONITOR_* from systemd) reports the run
+// the hook recorded, and flush does not report it again.
+func TestFailSafeHandlerReportsTheHooksRun(t *testing.T) {
+	r := newRig(t, rigOpts{})
+	r.mail.start(t)
+	r.want("hook", r.stopPost("exit-code", 1), 0)
+	cmd := r.command(nil, "dispatch", "odoo.service", "--journal-file", r.journal)
+	res := r.exec(cmd)
+	r.want("dispatch started by the hook", res, 0)
+	_, _, bodies := r.hook.got()
+	if len(bodies) != 1 || !strings.Contains(bodies[0], invID(1)) || !strings.Contains(bodies[0], `"exit-code"`) {
+		t.Fatalf("webhook got %d reports, want the hook's run: %.300q", len(bodies), bodies)
+	}
+	if n := r.recorded(); n != 0 {
+		t.Errorf("%d records remain after the handler reported the run", n)
+	}
+	r.want("OnFailure= for the same run", r.dispatch(failure{inv: 1}), 0)
+	r.want("flush", r.flush(), 0)
+	if _, _, bodies := r.hook.got(); len(bodies) != 1 {
+		t.Errorf("the run was reported %d times, want once", len(bodies))
+	}
+}

@@ -3,6 +3,9 @@ package main
 import (
 	"context"
 	"fmt"
+
+	"github.com/odoo-notify/odoo-notify/notifiers"
+	"github.com/odoo-notify/odoo-notify/outbox"
 )
 
 // runFlush redelivers what waits in the outbox, oldest first, and sends a
@@ -10,6 +13,8 @@ import (
 // timer runs it; an admin may too, after fixing a mail server.
 func runFlush(ctx context.Context, a *app, args []string) error {
 	f := newFlags(a, "flush")
+	var jf journalFlags
+	jf.register(f)
 	pos, err := f.parse(args)
 	if err != nil {
 		return err
@@ -30,9 +35,13 @@ func runFlush(ctx context.Context, a *app, args []string) error {
 	if s.Store == nil {
 		return withCode(exitUnavailable, fmt.Errorf("flush: %w: check that the state folder exists and is writable (--state-dir, StateDirectory=)", s.StoreErr))
 	}
+	recorded := a.reportRecordedRuns(ctx, s.Store, channels, jf)
 	o := s.Flush(ctx)
 	if o.Degraded != nil {
 		return withCode(exitTempFail, fmt.Errorf("flush: %w", o.Degraded))
+	}
+	if recorded > 0 {
+		fmt.Fprintf(a.stdout, "reported %d failed run(s) the hook recorded\n", recorded)
 	}
 	fmt.Fprintf(a.stdout, "delivered %d, digests %d, waiting %d, refused %d, dropped %d\n", o.Redelivered, o.Digests, o.Waiting, o.Refused, o.Dropped)
 	a.log.Info("flush", "delivered", o.Redelivered, "digests", o.Digests, "waiting", o.Waiting, "refused", o.Refused, "dropped", o.Dropped)
@@ -45,4 +54,25 @@ func runFlush(ctx context.Context, a *app, args []string) error {
 		return withCode(exitUnavailable, fmt.Errorf("%w: %d report(s) refused for good, %d dropped for age: see the error lines above", errReported, o.Refused, o.Dropped))
 	}
 	return nil
+}
+
+// reportRecordedRuns builds and sends the report of every failed run the
+// hook recorded and no handler reported: a handler killed in its first
+// milliseconds, or one systemd never started. The gate drops a run already
+// reported. It returns how many runs it took up.
+func (a *app) reportRecordedRuns(ctx context.Context, st *outbox.Store, channels []notifiers.Channel, jf journalFlags) int {
+	n := 0
+	for _, rec := range st.FailedRuns("") {
+		a.failed = &rec
+		rep, err := a.buildReport(ctx, rec.Unit, jf)
+		if err != nil {
+			a.log.Error("flush: cannot build the report of a recorded failed run", "unit", rec.Unit, "invocation_id", rec.InvocationID, "error", err)
+			continue
+		}
+		err = a.deliver(ctx, rep, channels, nil)
+		a.forgetRecordedRun(rep, err)
+		n++
+	}
+	a.failed = nil
+	return n
 }

@@ -15,6 +15,7 @@ import (
 
 	"github.com/odoo-notify/odoo-notify/config"
 	"github.com/odoo-notify/odoo-notify/journal"
+	"github.com/odoo-notify/odoo-notify/outbox"
 )
 
 // Exit codes, as sysexits(3) has them.
@@ -70,7 +71,10 @@ Usage:
                                send a test report through every channel (or one)
   odoo-notify preview UNIT [--format text|json]
                                build the report dispatch would send; send nothing
-  odoo-notify flush            redeliver what waits in the outbox
+  odoo-notify flush            redeliver what waits in the outbox, and report the
+                               failed runs the hook recorded that no handler reported
+  odoo-notify hook UNIT        record UNIT's failed run and start the handler
+                               (what ExecStopPost= runs; a clean stop does nothing)
   odoo-notify check-config     validate the config file and print it, secrets hidden
   odoo-notify enable UNIT      make UNIT report its failures (a drop-in with OnFailure=)
   odoo-notify disable UNIT     remove that drop-in
@@ -79,7 +83,7 @@ Usage:
 Every command takes --config FILE (default /etc/odoo-notify/config.toml)
 and --state-dir DIR (the outbox and dedup state; default $STATE_DIRECTORY,
 else /var/lib/odoo-notify).
-dispatch, preview and test take --journal-file FILE (repeatable) and
+dispatch, preview, test and flush take --journal-file FILE (repeatable) and
 --journal-dir DIR to read an offline journal instead of the system's;
 dispatch and preview take --odoo-log FILE to read Odoo's own log file too.
 `
@@ -97,6 +101,9 @@ type app struct {
 	cfg         *config.Config
 	// stateDir is --state-dir: the outbox and the dedup state.
 	stateDir string
+	// failed is the failed run the hook recorded that this run reports,
+	// if any: its facts stand in for MONITOR_* when systemd gave none.
+	failed *outbox.Failed
 }
 
 // run is the whole program without os.Exit: main and the tests call it.
@@ -122,6 +129,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return runPreview(ctx, a, rest)
 	case "flush":
 		return runFlush(ctx, a, rest)
+	case "hook":
+		return runHook(ctx, a, rest)
 	case "check-config":
 		return runCheckConfig(ctx, a, rest)
 	case "enable":

@@ -1,0 +1,94 @@
+package outbox
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+)
+
+// failedDir holds the failed runs the hook recorded and no handler has
+// reported yet.
+const failedDir = "failed"
+
+// Failed is what the hook (ExecStopPost=) knows of a failed run, saved
+// before it starts the handler: if the handler is killed before it saved
+// anything, a later run or flush still reports the run. A few hundred bytes.
+type Failed struct {
+	Unit         string    `json:"unit"`
+	InvocationID string    `json:"invocation_id"`
+	Result       string    `json:"result"`
+	ExitCode     string    `json:"exit_code,omitempty"`
+	ExitStatus   string    `json:"exit_status,omitempty"`
+	At           time.Time `json:"at"`
+}
+
+func (s *Store) failedPath(f Failed) string {
+	return filepath.Join(s.dir, failedDir, hashID(f.Unit, f.InvocationID)+entryExt)
+}
+
+// SaveFailed records a failed run durably (written, synced, renamed).
+func (s *Store) SaveFailed(f Failed) error {
+	if f.Unit == "" {
+		return errors.New("state: record a failed run: no unit")
+	}
+	dir := filepath.Join(s.dir, failedDir)
+	if err := os.MkdirAll(dir, 0o750); err != nil {
+		return fmt.Errorf("state: record a failed run: %w", err)
+	}
+	s.own(dir)
+	b, err := json.Marshal(f)
+	if err != nil {
+		return fmt.Errorf("state: record a failed run: %w", err)
+	}
+	if err := s.writeFile(s.failedPath(f), append(b, '\n')); err != nil {
+		return fmt.Errorf("state: record a failed run of %s in %s: %w", f.Unit, dir, err)
+	}
+	return nil
+}
+
+// FailedRuns lists the recorded failed runs, oldest first; of unit only
+// when unit is not empty. A record that does not parse is moved aside.
+func (s *Store) FailedRuns(unit string) []Failed {
+	dir := filepath.Join(s.dir, failedDir)
+	des, err := os.ReadDir(dir)
+	if err != nil {
+		return nil
+	}
+	var out []Failed
+	for _, de := range des {
+		if !strings.HasSuffix(de.Name(), entryExt) || strings.HasPrefix(de.Name(), tmpPrefix) {
+			continue
+		}
+		path := filepath.Join(dir, de.Name())
+		b, err := os.ReadFile(path)
+		if err != nil {
+			s.log.Warn("state: cannot read a failed run's record", "path", path, "error", err)
+			continue
+		}
+		var f Failed
+		if err := json.Unmarshal(b, &f); err != nil || f.Unit == "" {
+			s.moveAside(path, fmt.Errorf("not a failed run's record: %v", err))
+			continue
+		}
+		if unit == "" || f.Unit == unit {
+			out = append(out, f)
+		}
+	}
+	slices.SortFunc(out, func(a, b Failed) int { return a.At.Compare(b.At) })
+	return out
+}
+
+// RemoveFailed forgets a failed run once its report is decided: sent, in
+// the outbox, or held by the gate.
+func (s *Store) RemoveFailed(f Failed) error {
+	err := os.Remove(s.failedPath(f))
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("state: remove the record of a failed run of %s: %w", f.Unit, err)
+	}
+	return syncDir(filepath.Join(s.dir, failedDir))
+}
