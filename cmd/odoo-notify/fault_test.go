@@ -73,7 +73,7 @@ func binary(t testing.TB) string {
 // the reports it accepted.
 type hook struct {
 	*httptest.Server
-	mode     atomic.Value // string: "ok", "429", "500", "slow", "hang"
+	mode     atomic.Value // string: "ok", "429", "500", "delay", "slow", "hang"
 	mu       sync.Mutex
 	tried    []string // webhook-id (or body hash) of every request
 	accepted []string
@@ -108,6 +108,12 @@ func newHook(t testing.TB, slack bool) *hook {
 			w.WriteHeader(http.StatusInternalServerError)
 			io.WriteString(w, "server_error")
 			return
+		case "delay": // a slow but working server
+			select {
+			case <-time.After(500 * time.Millisecond):
+			case <-r.Context().Done():
+				return
+			}
 		case "slow":
 			select {
 			case <-time.After(20 * time.Second):
