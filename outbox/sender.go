@@ -160,6 +160,7 @@ type item struct {
 	reserved bool
 	res      *notifiers.Result
 	skip     string // why it was not attempted
+	recorded bool   // its result is in the entry's file already
 }
 
 // run is one pass: under the lock, prepare (the gate, the new entry) and
@@ -294,6 +295,9 @@ func (s *Sender) deliver(ctx context.Context, items []*item, planned time.Time) 
 				}
 				res := s.Dispatcher.Deliver(ctx, it.ch, it.e.reportFor(it.d))
 				it.res = &res
+				// Recorded now, not when the slowest channel is done: a kill
+				// -9 meanwhile must not make this channel send it again.
+				it.recorded = s.recordOne(ctx, it)
 				if !res.OK() && res.Retry {
 					stopped = "an older report to this channel failed just before"
 				}
@@ -301,6 +305,46 @@ func (s *Sender) deliver(ctx context.Context, items []*item, planned time.Time) 
 		})
 	}
 	wg.Wait()
+}
+
+// recordOne writes one delivery's result into its entry's file, under the
+// lock, as soon as it is known. It says whether it did; record writes it at
+// the end of the run otherwise.
+func (s *Sender) recordOne(ctx context.Context, it *item) bool {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	unlock, err := s.Store.lock(ctx)
+	if err != nil {
+		return false
+	}
+	defer unlock()
+	e := s.Store.readEntry(it.e.ID)
+	if e == nil {
+		return false
+	}
+	d := e.delivery(it.d.Channel)
+	if d == nil {
+		return false
+	}
+	applyResult(d, it.res, s.now())
+	if err := s.Store.putEntry(e); err != nil {
+		s.log().Warn("outbox: a delivery could not be recorded yet; the end of the run tries again", "unit", e.Report.Unit, "channel", it.ch.String(), "error", err)
+		return false
+	}
+	return true
+}
+
+// applyResult puts a delivery's result in its record.
+func applyResult(d *Delivery, res *notifiers.Result, now time.Time) {
+	d.Attempts += res.Attempts
+	switch {
+	case res.OK():
+		d.Delivered, d.LastError = now, ""
+	case res.Retry:
+		d.LastError = res.Err.Error()
+	default:
+		d.Failed = res.Err.Error()
+	}
 }
 
 // record writes what was delivered, under the lock, and gives back the
@@ -371,18 +415,10 @@ func (s *Sender) record(ctx context.Context, items []*item, claims map[string]*c
 		}
 		for _, it := range byEntry[id] {
 			d := e.delivery(it.d.Channel)
-			if d == nil || it.res == nil {
+			if d == nil || it.res == nil || it.recorded {
 				continue
 			}
-			d.Attempts += it.res.Attempts
-			switch {
-			case it.res.OK():
-				d.Delivered, d.LastError = now, ""
-			case it.res.Retry:
-				d.LastError = it.res.Err.Error()
-			default:
-				d.Failed = it.res.Err.Error()
-			}
+			applyResult(d, it.res, now)
 		}
 		if e.Done() {
 			if err := s.Store.removeEntry(id); err != nil {

@@ -116,3 +116,38 @@ func count(m map[int]int, s string) {
 		m[i]++
 	}
 }
+
+// A channel's delivery is recorded when it completes: killed while Slack is
+// still slow, the handler leaves mail and webhook delivered, and flush does
+// not send them again.
+func TestFaultKilledWhileTheSlowChannelSends(t *testing.T) {
+	r := newRig(t, rigOpts{})
+	r.mail.start(t)
+	r.slack.mode.Store("hang")
+	cmd := r.command(&failure{inv: 1})
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	for range 2 { // the webhook's and Slack's requests
+		select {
+		case <-r.hook.arrived:
+		case <-r.slack.arrived:
+		case <-time.After(10 * time.Second):
+			t.Fatal("the handler sent nothing")
+		}
+	}
+	time.Sleep(200 * time.Millisecond) // the webhook's answer is read and recorded
+	cmd.Process.Kill()
+	cmd.Wait()
+	r.slack.mode.Store("ok")
+	r.want("flush", r.flush(), 0)
+	if tried, _, _ := r.hook.got(); len(tried) != 1 {
+		t.Errorf("the webhook got %d requests, want 1: its delivery was not recorded before the kill", len(tried))
+	}
+	if n := len(r.mail.messageIDs(t, 1)); n != 1 {
+		t.Errorf("mail got %d, want 1", n)
+	}
+	if _, accepted, _ := r.slack.got(); len(accepted) != 1 {
+		t.Errorf("Slack got %d reports after flush, want 1", len(accepted))
+	}
+}
