@@ -52,6 +52,9 @@ type Outcome struct {
 	// Waiting counts reports this run left in the outbox with a channel
 	// still to deliver.
 	Waiting int
+	// claimErr says why the new report could not be claimed, if it could
+	// not for another reason than another live process delivering it.
+	claimErr error
 	// Dropped counts reports given up for age; Refused, deliveries of older
 	// reports that a channel refused for good.
 	Dropped, Refused int
@@ -191,7 +194,7 @@ func (s *Sender) run(ctx context.Context, out *Outcome, prepare func(*gate.State
 
 	s.record(ctx, items, claims, out)
 	if own != nil {
-		out.Own = s.ownResults(own, items, ownClaimed)
+		out.Own = s.ownResults(own, items, ownClaimed, out.claimErr)
 	}
 }
 
@@ -211,11 +214,19 @@ func (s *Sender) plan(ctx context.Context, st *gate.State, own *Entry, now time.
 		byName[ch.Name] = ch
 	}
 	for _, e := range s.Store.entries() {
-		c := s.Store.tryClaim(e.ID)
+		isOwn := own != nil && e.ID == own.ID
+		c, err := s.Store.tryClaim(e.ID)
+		if err != nil {
+			log.Error("outbox: a report is stuck", "unit", e.Report.Unit, "created", e.Created.UTC().Format(time.RFC3339), "error", err)
+			out.Waiting++
+			if isOwn {
+				out.claimErr = err
+			}
+			continue
+		}
 		if c == nil {
 			continue // another process is delivering it
 		}
-		isOwn := own != nil && e.ID == own.ID
 		if isOwn {
 			ownClaimed = true
 		}
@@ -434,7 +445,7 @@ func (s *Sender) record(ctx context.Context, items []*item, claims map[string]*c
 }
 
 // ownResults is the new report's result on each channel.
-func (s *Sender) ownResults(own *Entry, items []*item, claimed bool) []notifiers.Result {
+func (s *Sender) ownResults(own *Entry, items []*item, claimed bool, claimErr error) []notifiers.Result {
 	results := make([]notifiers.Result, 0, len(s.Channels))
 	for _, ch := range s.Channels {
 		res := notifiers.Result{Channel: ch}
@@ -454,6 +465,8 @@ func (s *Sender) ownResults(own *Entry, items []*item, claimed bool) []notifiers
 			res.Err = fmt.Errorf("refused earlier: %s", d.Failed)
 		case !d.Delivered.IsZero():
 			// Delivered by an earlier run for the same failed run.
+		case claimErr != nil:
+			res.Err, res.Retry = claimErr, true
 		case !claimed:
 			res.Err, res.Retry = errors.New("another odoo-notify process is delivering this report"), true
 		case it != nil && it.skip != "":

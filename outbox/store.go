@@ -294,6 +294,15 @@ func (s *Store) entries() []*Entry {
 			if info, err := de.Info(); err == nil && time.Since(info.ModTime()) > time.Hour {
 				os.Remove(filepath.Join(dir, name))
 			}
+		case strings.HasSuffix(name, claimExt):
+			// The claim of a report that is gone, left for an hour so that
+			// no live holder loses it: cleaned.
+			entry := filepath.Join(dir, strings.TrimSuffix(name, claimExt)+entryExt)
+			if _, err := os.Lstat(entry); errors.Is(err, os.ErrNotExist) {
+				if info, err := de.Info(); err == nil && time.Since(info.ModTime()) > time.Hour {
+					os.Remove(filepath.Join(dir, name))
+				}
+			}
 		case strings.HasSuffix(name, entryExt) && !de.IsDir():
 			if e := s.readEntry(strings.TrimSuffix(name, entryExt)); e != nil {
 				es = append(es, e)
@@ -319,17 +328,39 @@ func (s *Store) Pending() []*Entry { return s.entries() }
 // processes at once and never stuck behind a dead one.
 type claim struct{ f *os.File }
 
-func (s *Store) tryClaim(id string) *claim {
-	f, err := os.OpenFile(filepath.Join(s.dir, entryDir, id+claimExt), os.O_RDWR|os.O_CREATE, 0o640)
+func (s *Store) tryClaim(id string) (*claim, error) {
+	path := filepath.Join(s.dir, entryDir, id+claimExt)
+	c, err := s.openClaim(path)
 	if err != nil {
-		return nil
+		if fi, serr := os.Lstat(path); serr == nil && fi.IsDir() {
+			// A directory is never a live claim (claims are files, opened
+			// for writing): an empty one is cleaned, and tried again.
+			if os.Remove(path) == nil {
+				s.log.Warn("outbox: removed a directory that stood where a report's claim belongs", "path", path)
+				return s.openClaim(path)
+			}
+		}
+	}
+	return c, err
+}
+
+// openClaim takes the claim file at path: nil, nil when another live
+// process holds it; an error that says what to fix when it cannot be taken
+// for another reason (a directory, a file this user may not open).
+func (s *Store) openClaim(path string) (*claim, error) {
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o640)
+	if err != nil {
+		return nil, fmt.Errorf("outbox: cannot take the claim %s, so its report waits: %w: remove it (no odoo-notify process runs then)", path, err)
 	}
 	s.own(f.Name())
 	if err := flock(f, syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
 		f.Close()
-		return nil
+		if errors.Is(err, syscall.EWOULDBLOCK) {
+			return nil, nil
+		}
+		return nil, fmt.Errorf("outbox: cannot lock the claim %s, so its report waits: %w: remove it", path, err)
 	}
-	return &claim{f: f}
+	return &claim{f: f}, nil
 }
 
 func (c *claim) release() {

@@ -326,3 +326,39 @@ func TestFailSafeHandlerReportsTheHooksRun(t *testing.T) {
 		t.Errorf("the run was reported %d times, want once", len(bodies))
 	}
 }
+
+// A claim that cannot be taken is an error that says what to fix, and the
+// report counts as waiting; a directory in a claim's place is cleaned.
+func TestFailSafeStuckClaimSaysWhatToFix(t *testing.T) {
+	r := newRig(t, rigOpts{})
+	r.mail.start(t)
+	r.hook.mode.Store("500")
+	r.want("dispatch while the webhook fails", r.dispatch(failure{inv: 1}), 75)
+	r.hook.mode.Store("ok")
+	matches, _ := filepath.Glob(filepath.Join(r.dir, "outbox", "*.claim"))
+	if len(matches) != 1 {
+		t.Fatalf("claims in the outbox: %q, want 1", matches)
+	}
+	claim := matches[0]
+	if err := os.Remove(claim); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(filepath.Join(claim, "junk"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+
+	res := r.flush()
+	r.want("flush with a non-empty directory as the claim", res, 75)
+	if !strings.Contains(res.stderr, claim) || !strings.Contains(res.stderr, "remove it") || strings.Contains(res.stderr, "another odoo-notify process") {
+		t.Errorf("flush does not say which claim to fix:\n%s", res.stderr)
+	}
+	if !strings.Contains(res.stdout, "waiting 1") {
+		t.Errorf("flush does not count the stuck report as waiting: %q", res.stdout)
+	}
+
+	os.Remove(filepath.Join(claim, "junk"))
+	r.want("flush with an empty directory as the claim", r.flush(), 0)
+	if _, accepted, _ := r.hook.got(); len(accepted) != 1 {
+		t.Errorf("the webhook got %d reports, want the stuck one", len(accepted))
+	}
+}
