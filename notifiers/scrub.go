@@ -19,19 +19,28 @@ func Scrub(err error, secrets ...string) error {
 		return nil
 	}
 	msg := err.Error()
-	scrubbed := msg
-	// Longest first: the whole URL before the segments it holds.
-	secrets = slices.Clone(secrets)
-	slices.SortFunc(secrets, func(a, b string) int { return len(b) - len(a) })
-	for _, s := range secrets {
-		if len(s) >= minSecret {
-			scrubbed = strings.ReplaceAll(scrubbed, s, "<secret>")
-		}
-	}
+	scrubbed := ScrubText(msg, secrets...)
 	if scrubbed == msg {
 		return err
 	}
 	return &scrubbedError{msg: scrubbed, err: err}
+}
+
+// ScrubText hides every secret in s, each in the forms a receiver may echo
+// it: as given, and escaped for a URL's path or query.
+func ScrubText(s string, secrets ...string) string {
+	var all []string
+	for _, sec := range secrets {
+		all = append(all, sec, url.PathEscape(sec), url.QueryEscape(sec))
+	}
+	// Longest first: the whole URL before the segments it holds.
+	slices.SortFunc(all, func(a, b string) int { return len(b) - len(a) })
+	for _, sec := range all {
+		if len(sec) >= minSecret {
+			s = strings.ReplaceAll(s, sec, "<secret>")
+		}
+	}
+	return s
 }
 
 type scrubbedError struct {
