@@ -1,6 +1,7 @@
 package notifiers
 
 import (
+	"encoding/base64"
 	"net/url"
 	"slices"
 	"strings"
@@ -52,16 +53,31 @@ func (e *scrubbedError) Error() string { return e.msg }
 func (e *scrubbedError) Unwrap() error { return e.err }
 
 // URLSecrets lists the parts of a webhook URL that may be its key: the whole
-// URL, its path, query, password and every long path segment (a Slack
-// webhook's last segment is the key).
+// URL, its path, query, password (alone, with the user name, and base64 as
+// basic auth sends it) and every long path segment (a Slack webhook's last
+// segment is the key).
 func URLSecrets(raw string) []string {
 	s := []string{raw}
 	u, err := url.Parse(raw)
 	if err != nil {
 		return s
 	}
-	if p, ok := u.User.Password(); ok {
-		s = append(s, p)
+	if u.User != nil {
+		// A user without a password is a token ("https://KEY@host/").
+		// The client sends user:pass as basic auth, which a receiver may
+		// echo as "Authorization: Basic <base64>".
+		p, ok := u.User.Password()
+		if !ok {
+			p = u.User.Username()
+		}
+		userPass := u.User.Username() + ":"
+		if ok {
+			userPass += p
+		}
+		s = append(s, p, userPass, u.User.String())
+		for _, enc := range []*base64.Encoding{base64.StdEncoding, base64.RawStdEncoding, base64.URLEncoding, base64.RawURLEncoding} {
+			s = append(s, enc.EncodeToString([]byte(userPass)))
+		}
 	}
 	if u.RawQuery != "" {
 		s = append(s, u.RawQuery)

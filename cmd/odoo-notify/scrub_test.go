@@ -5,6 +5,7 @@ package main
 // in part.
 
 import (
+	"encoding/base64"
 	"fmt"
 	"io"
 	"io/fs"
@@ -147,4 +148,46 @@ func TestEchoedSecretAtTheCutIsHidden(t *testing.T) {
 	slackURL = slack.URL + "/services/T0/B0/" + slackKey + "?whole"
 	seen = runEchoed(t, &status, echoConfig(t, slackURL, hookURL))
 	noSecretPart(t, seen, slackKey, hookToken)
+}
+
+// A webhook URL with a user and password: the client sends them as basic
+// auth, and a receiver that echoes the request's headers shows them
+// base64. Neither they nor the password, raw or escaped, are shown.
+func TestEchoedURLPasswordIsHidden(t *testing.T) {
+	const (
+		user = "bob"
+		pass = "pa55:w0rd@Zq/9 x+K"
+	)
+	var status atomic.Int32
+	hook := echoServer(t, &status, func(r *http.Request) string {
+		var b strings.Builder
+		// Authorization first: the answer is quoted cut to 200 characters.
+		fmt.Fprintf(&b, "bad request; you sent: Authorization: %s; password %s (%s);",
+			r.Header.Get("Authorization"), pass, url.QueryEscape(pass))
+		for k, vs := range r.Header {
+			if k != "Authorization" {
+				fmt.Fprintf(&b, " %s: %s;", k, strings.Join(vs, ", "))
+			}
+		}
+		return b.String()
+	})
+	slack := echoServer(t, &status, func(*http.Request) string { return "no_service" })
+	u, err := url.Parse(hook.URL + "/hook")
+	if err != nil {
+		t.Fatal(err)
+	}
+	u.User = url.UserPassword(user, pass)
+	hookURL := u.String()
+
+	seen := runEchoed(t, &status, echoConfig(t, slack.URL+"/services/T0/B0/SLACKKEY0123", hookURL))
+	if !strings.Contains(seen, "Authorization: Basic <secret>") {
+		t.Errorf("the echoed Authorization header is not quoted with its value hidden:\n%s", seen)
+	}
+	userPass := user + ":" + pass
+	noSecretPart(t, seen, pass, userPass, u.User.String(),
+		base64.StdEncoding.EncodeToString([]byte(userPass)),
+		base64.RawURLEncoding.EncodeToString([]byte(userPass)))
+	if strings.Contains(seen, hookURL) || strings.Contains(seen, user+":") {
+		t.Errorf("the URL is shown with its user and password:\n%s", seen)
+	}
 }
