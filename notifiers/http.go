@@ -36,8 +36,9 @@ func (e *StatusError) Error() string {
 // PostJSON sends body to target with the given headers and classifies the
 // answer in one place: 2xx delivered; 429 transient with its Retry-After; 5xx
 // and network errors transient; every other answer final. Errors name the
-// host only: a Slack webhook URL is itself the secret.
-func PostJSON(ctx context.Context, client *http.Client, target string, headers http.Header, body []byte) (retry bool, err error) {
+// host only: a Slack webhook URL is itself the secret. secrets are hidden in
+// the quoted answer before it is cut, so that none shows in part.
+func PostJSON(ctx context.Context, client *http.Client, target string, headers http.Header, body []byte, secrets ...string) (retry bool, err error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, target, bytes.NewReader(body))
 	if err != nil {
 		return false, fmt.Errorf("bad URL %s: %w", RedactURL(target), redactErr(err))
@@ -57,16 +58,17 @@ func PostJSON(ctx context.Context, client *http.Client, target string, headers h
 	defer resp.Body.Close()
 	snippet, _ := io.ReadAll(io.LimitReader(resp.Body, MaxBody))
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<20))
-	return Classify(resp, snippet)
+	return Classify(resp, snippet, secrets...)
 }
 
 // Classify turns an HTTP response into the retry decision: 2xx ok; 429
-// transient with Retry-After; 408, 5xx transient; other codes final.
-func Classify(resp *http.Response, body []byte) (retry bool, err error) {
+// transient with Retry-After; 408, 5xx transient; other codes final. The
+// body quoted in the error has secrets hidden first, then is cut.
+func Classify(resp *http.Response, body []byte, secrets ...string) (retry bool, err error) {
 	if resp.StatusCode >= 200 && resp.StatusCode < 300 {
 		return false, nil
 	}
-	se := &StatusError{Code: resp.StatusCode, Body: oneLine(body)}
+	se := &StatusError{Code: resp.StatusCode, Body: oneLine(ScrubText(string(body), secrets...))}
 	switch {
 	case resp.StatusCode == http.StatusTooManyRequests:
 		return true, &RetryAfterError{After: ParseRetryAfter(resp.Header.Get("Retry-After"), time.Now()), Err: se}
@@ -95,8 +97,8 @@ func ParseRetryAfter(v string, now time.Time) time.Duration {
 	return 0
 }
 
-func oneLine(b []byte) string {
-	s := strings.ToValidUTF8(string(b), "\uFFFD")
+func oneLine(s string) string {
+	s = strings.ToValidUTF8(s, "\uFFFD")
 	s = strings.Join(strings.Fields(s), " ")
 	if len(s) > 200 {
 		s = s[:200] + "…"

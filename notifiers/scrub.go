@@ -1,6 +1,7 @@
 package notifiers
 
 import (
+	"encoding/base64"
 	"net/url"
 	"slices"
 	"strings"
@@ -19,19 +20,28 @@ func Scrub(err error, secrets ...string) error {
 		return nil
 	}
 	msg := err.Error()
-	scrubbed := msg
-	// Longest first: the whole URL before the segments it holds.
-	secrets = slices.Clone(secrets)
-	slices.SortFunc(secrets, func(a, b string) int { return len(b) - len(a) })
-	for _, s := range secrets {
-		if len(s) >= minSecret {
-			scrubbed = strings.ReplaceAll(scrubbed, s, "<secret>")
-		}
-	}
+	scrubbed := ScrubText(msg, secrets...)
 	if scrubbed == msg {
 		return err
 	}
 	return &scrubbedError{msg: scrubbed, err: err}
+}
+
+// ScrubText hides every secret in s, each in the forms a receiver may echo
+// it: as given, and escaped for a URL's path or query.
+func ScrubText(s string, secrets ...string) string {
+	var all []string
+	for _, sec := range secrets {
+		all = append(all, sec, url.PathEscape(sec), url.QueryEscape(sec))
+	}
+	// Longest first: the whole URL before the segments it holds.
+	slices.SortFunc(all, func(a, b string) int { return len(b) - len(a) })
+	for _, sec := range all {
+		if len(sec) >= minSecret {
+			s = strings.ReplaceAll(s, sec, "<secret>")
+		}
+	}
+	return s
 }
 
 type scrubbedError struct {
@@ -43,16 +53,31 @@ func (e *scrubbedError) Error() string { return e.msg }
 func (e *scrubbedError) Unwrap() error { return e.err }
 
 // URLSecrets lists the parts of a webhook URL that may be its key: the whole
-// URL, its path, query, password and every long path segment (a Slack
-// webhook's last segment is the key).
+// URL, its path, query, password (alone, with the user name, and base64 as
+// basic auth sends it) and every long path segment (a Slack webhook's last
+// segment is the key).
 func URLSecrets(raw string) []string {
 	s := []string{raw}
 	u, err := url.Parse(raw)
 	if err != nil {
 		return s
 	}
-	if p, ok := u.User.Password(); ok {
-		s = append(s, p)
+	if u.User != nil {
+		// A user without a password is a token ("https://KEY@host/").
+		// The client sends user:pass as basic auth, which a receiver may
+		// echo as "Authorization: Basic <base64>".
+		p, ok := u.User.Password()
+		if !ok {
+			p = u.User.Username()
+		}
+		userPass := u.User.Username() + ":"
+		if ok {
+			userPass += p
+		}
+		s = append(s, p, userPass, u.User.String())
+		for _, enc := range []*base64.Encoding{base64.StdEncoding, base64.RawStdEncoding, base64.URLEncoding, base64.RawURLEncoding} {
+			s = append(s, enc.EncodeToString([]byte(userPass)))
+		}
 	}
 	if u.RawQuery != "" {
 		s = append(s, u.RawQuery)

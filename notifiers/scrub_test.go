@@ -21,6 +21,10 @@ func TestScrub(t *testing.T) {
 		{"header value", errors.New("HTTP 401: Bearer tok-123456 is not valid"), []string{"Bearer tok-123456"}, "HTTP 401: <secret> is not valid"},
 		{"short secret ignored", errors.New("HTTP 500: code 1"), []string{"1"}, "HTTP 500: code 1"},
 		{"nothing to hide", errors.New("connection refused"), URLSecrets(hook), "connection refused"},
+		{"escaped token", errors.New("HTTP 302: next=tok%3Ak3y%2F123"), URLSecrets("https://x.example/h?token=tok:k3y/123"), "HTTP 302: next=<secret>"},
+		{"url password", errors.New("HTTP 400: got pa55w0rd-x"), URLSecrets("https://bob:pa55w0rd-x@x.example/h"), "HTTP 400: got <secret>"},
+		{"url basic auth", errors.New("HTTP 400: Authorization: Basic Ym9iOnBhNTV3MHJkLXg="), URLSecrets("https://bob:pa55w0rd-x@x.example/h"), "HTTP 400: Authorization: Basic <secret>"},
+		{"url user token", errors.New("HTTP 401: bad key TOKEN123abc"), URLSecrets("https://TOKEN123abc@x.example/h"), "HTTP 401: bad key <secret>"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -103,7 +103,7 @@ func (n *Notifier) Notify(ctx context.Context, r *report.Report) (retry bool, er
 	if n.key != nil {
 		h.Set(HeaderSignature, "v1,"+sign(n.key, id, ts, body))
 	}
-	retry, err = notifiers.PostJSON(ctx, n.client, n.url.Reveal(), h, body)
+	retry, err = notifiers.PostJSON(ctx, n.client, n.url.Reveal(), h, body, n.secrets...)
 	if err != nil {
 		return retry, fmt.Errorf("webhook: post: %w", notifiers.Scrub(err, n.secrets...))
 	}
