@@ -29,8 +29,11 @@ const dropInMarker = "# Written by odoo-notify enable"
 
 // enableOptions is what `odoo-notify enable` puts in the drop-in.
 type enableOptions struct {
-	unit           string
-	restart        bool
+	unit    string
+	restart bool
+	// hook adds ExecStopPost=, which records every failed run before the
+	// handler starts, restarted ones too.
+	hook           bool
 	memoryMax      string
 	memoryHigh     string
 	oomScoreAdjust string
@@ -68,6 +71,9 @@ func unitName(s string) (string, error) {
 	return s, nil
 }
 
+// hookPath is where the package installs the binary that ExecStopPost= runs.
+const hookPath = "/usr/bin/odoo-notify"
+
 // dropIn renders the drop-in. OnFailure= names the handler with %n, so the
 // same file works for every instance of a template (systemd.unit(5),
 // Specifiers).
@@ -84,8 +90,13 @@ func dropIn(o enableOptions) []byte {
 		b.WriteString("StartLimitBurst=5\n")
 		b.WriteString("StartLimitIntervalSec=300\n")
 	}
-	if o.restart || o.memoryMax != "" || o.memoryHigh != "" || o.oomScoreAdjust != "" {
+	if o.restart || o.hook || o.memoryMax != "" || o.memoryHigh != "" || o.oomScoreAdjust != "" {
 		b.WriteString("\n[Service]\n")
+	}
+	if o.hook {
+		// + runs it as root whatever User= says; - keeps its failure (or a
+		// removed package) from failing the unit.
+		fmt.Fprintf(&b, "ExecStopPost=+-%s hook %%n\n", hookPath)
 	}
 	if o.restart {
 		b.WriteString("Restart=on-failure\n")
@@ -128,6 +139,7 @@ func runEnable(ctx context.Context, a *app, args []string) error {
 	f := newFlags(a, "enable")
 	var o enableOptions
 	f.BoolVar(&o.restart, "restart", false, "restart the unit after a crash, at most 5 times in 5 minutes")
+	f.BoolVar(&o.hook, "hook", false, "add ExecStopPost= that records every failed run, restarted ones too, before the handler starts")
 	f.StringVar(&o.memoryMax, "memory-max", "", "MemoryMax=: kill the unit above this `size` (4G, 80%)")
 	f.StringVar(&o.memoryHigh, "memory-high", "", "MemoryHigh=: throttle the unit above this `size`")
 	f.StringVar(&o.oomScoreAdjust, "oom-score-adjust", "", "OOMScoreAdjust=: -1000 (never kill) to 1000")
@@ -249,6 +261,9 @@ func (o enableOptions) command() string {
 	c := "odoo-notify enable " + o.unit
 	if o.restart {
 		c += " --restart"
+	}
+	if o.hook {
+		c += " --hook"
 	}
 	if o.memoryMax != "" {
 		c += " --memory-max " + o.memoryMax

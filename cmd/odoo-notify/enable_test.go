@@ -55,6 +55,15 @@ func TestEnableWritesDropIn(t *testing.T) {
 				"[Service]\nRestart=on-failure\nRestartSec=5\n",
 		},
 		{
+			name: "the hook that records every failed run",
+			args: []string{"--hook", "odoo.service"},
+			path: "etc/systemd/system/odoo.service.d/odoo-notify.conf",
+			want: "# Written by odoo-notify enable; `odoo-notify disable odoo.service` removes it.\n" +
+				"# odoo-notify enable odoo.service --hook\n" +
+				"[Unit]\nOnFailure=odoo-notify@%n.service\n\n" +
+				"[Service]\nExecStopPost=+-/usr/bin/odoo-notify hook %n\n",
+		},
+		{
 			name: "memory protections, flags after the unit",
 			args: []string{"odoo-prod.service", "--memory-max", "4G", "--memory-high=3.5G", "--oom-score-adjust", "-500"},
 			path: "etc/systemd/system/odoo-prod.service.d/odoo-notify.conf",
