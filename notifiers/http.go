@@ -57,7 +57,10 @@ func PostJSON(ctx context.Context, client *http.Client, target string, headers h
 	}
 	defer resp.Body.Close()
 	snippet, _ := io.ReadAll(io.LimitReader(resp.Body, MaxBody))
-	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<20))
+	if n, _ := io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<20)); n > 0 {
+		// The read may have cut a secret, which scrubbing would miss.
+		snippet = []byte(trimPartial(string(snippet), secrets))
+	}
 	return Classify(resp, snippet, secrets...)
 }
 

@@ -44,6 +44,22 @@ func ScrubText(s string, secrets ...string) string {
 	return s
 }
 
+// trimPartial drops the end of s when it is the start of a secret, in any
+// form ScrubText hides: s was cut there.
+func trimPartial(s string, secrets []string) string {
+	for _, sec := range secrets {
+		for _, f := range []string{sec, url.PathEscape(sec), url.QueryEscape(sec)} {
+			for k := len(f) - 1; k >= minSecret; k-- {
+				if strings.HasSuffix(s, f[:k]) {
+					s = s[:len(s)-k]
+					break
+				}
+			}
+		}
+	}
+	return s
+}
+
 type scrubbedError struct {
 	msg string
 	err error

@@ -1,8 +1,12 @@
 package notifiers
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 )
@@ -51,5 +55,27 @@ func TestScrubKeepsRetryAfter(t *testing.T) {
 	}
 	if Scrub(nil, "x") != nil {
 		t.Error("Scrub(nil) != nil")
+	}
+}
+
+// A long answer is read up to MaxBody, which may cut a secret; once the
+// secrets before it are hidden, its start would fall within the quote.
+func TestPostJSONHidesASecretCutByTheRead(t *testing.T) {
+	const key = "KEYq7W3rT9yU1iO5pAsD4fG6hJ8kL0zX2cV"
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		target := "http://" + r.Host + r.URL.Path
+		body := strings.Repeat(target+" ", MaxBody/len(target+" "))
+		body += strings.Repeat("x", MaxBody-len(body)-10) + key + strings.Repeat(" more", 100)
+		w.WriteHeader(http.StatusBadRequest)
+		io.WriteString(w, body)
+	}))
+	defer srv.Close()
+	target := srv.URL + "/services/T0/B0/" + key
+	_, err := PostJSON(context.Background(), srv.Client(), target, nil, []byte("{}"), URLSecrets(target)...)
+	if err == nil {
+		t.Fatal("PostJSON: no error for a 400")
+	}
+	if msg := err.Error(); strings.Contains(msg, key[:minSecret+1]) || !strings.Contains(msg, "<secret>") {
+		t.Errorf("PostJSON() = %q: the cut key shows, or nothing was hidden", msg)
 	}
 }
