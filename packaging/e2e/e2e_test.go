@@ -122,6 +122,7 @@ func TestEndToEnd(t *testing.T) {
 		{"watchdog timeout", scenario("watchdog", want{result: "watchdog", exitCode: "killed", exitStatus: "ABRT", what: "watchdog, signal ABRT"})},
 		{"upgrade keeps the edited config", func(t *testing.T, w *world) { upgrade(t, w, v2) }},
 		{"crash loop to the start limit", crashLoop},
+		{"a crash systemd restarts is heard by the hook", restartedCrash},
 		{"nothing left in the outbox", outboxEmpty},
 		{"no secret in the journal", noSecretInJournal},
 		{"disable", disable},
@@ -574,6 +575,39 @@ func crashLoop(t *testing.T, w *world) {
 	}
 	time.Sleep(2 * time.Second)
 	w.expectNothing(t)
+}
+
+// restartedCrash: with Restart=, systemd 252 does not start OnFailure= for a
+// crash it restarts; the hook that enable --hook adds reports it all the
+// same, and a clean stop reports nothing.
+func restartedCrash(t *testing.T, w *world) {
+	m := w.m
+	out := m.sh("odoo-notify enable odoo.service --restart --hook")
+	if !strings.Contains(out, "ExecStopPost=+-/usr/bin/odoo-notify hook %n\n") {
+		t.Fatalf("enable --hook printed:\n%s", out)
+	}
+	before := m.props("odoo.service", "NRestarts")["NRestarts"]
+	run := crash(t, w, "kill", 60*time.Second)
+	m.sh("printf 'STANDIN_MODE=serve\n' > /etc/odoo-standin.env")
+	w.expectReport(t, run, want{result: "signal", exitCode: "killed", exitStatus: "KILL", what: "signal KILL"})
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		p := m.props("odoo.service", "ActiveState", "NRestarts")
+		if p["ActiveState"] == "active" && p["NRestarts"] != before {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("odoo.service was not restarted: %v", p)
+		}
+		time.Sleep(250 * time.Millisecond)
+	}
+	if left := m.sh("ls -A /var/lib/odoo-notify/failed"); strings.TrimSpace(left) != "" {
+		t.Errorf("the hook's record stays after the handler reported the run: %s", left)
+	}
+	m.sh("systemctl stop odoo.service")
+	time.Sleep(2 * time.Second)
+	w.expectNothing(t)
+	m.sh("odoo-notify enable odoo.service --restart")
 }
 
 // outboxEmpty: every report was delivered, so flush has nothing to do.
