@@ -66,7 +66,7 @@ func (a *app) buildReport(ctx context.Context, unit string, jf journalFlags) (*r
 		a.log.Error("cannot read the journal", "unit", unit, "error", jerr)
 		rep.LinesProblem = "journal not readable: " + jerr.Error()
 	} else {
-		defer j.Close()
+		defer func() { j.Close() }() // j may be reopened below
 	}
 
 	// systemd's own messages about the unit: the last resort for the state
@@ -101,7 +101,21 @@ func (a *app) buildReport(ctx context.Context, unit string, jf journalFlags) (*r
 	}
 
 	if j != nil {
-		lines, cut, err := j.RunExcerpt(unit, rep.InvocationID, max(a.cfg.General.JournalLines, analysisLines), journal.MaxExcerptBytes)
+		n := max(a.cfg.General.JournalLines, analysisLines)
+		lines, cut, err := j.RunExcerpt(unit, rep.InvocationID, n, journal.MaxExcerptBytes)
+		// A service killed right after it wrote has its last output still in
+		// journald's stream buffer when systemd's own lines are already in:
+		// wait briefly for the first line the service wrote itself.
+		for try := 0; err == nil && !jf.offline() && rep.InvocationID != "" && !ownLine(lines, rep.InvocationID) && try < streamWaitTries; try++ {
+			time.Sleep(streamWaitStep)
+			nj, oerr := jf.open()
+			if oerr != nil {
+				break
+			}
+			j.Close()
+			j = nj
+			lines, cut, err = j.RunExcerpt(unit, rep.InvocationID, n, journal.MaxExcerptBytes)
+		}
 		switch {
 		case cut:
 			rep.LinesProblem = fmt.Sprintf("older lines left out: a report keeps the run's last %d KiB of log", journal.MaxExcerptBytes>>10)
@@ -198,6 +212,24 @@ func fill(st *journal.State, from journal.State) {
 		st.ExitedAt = from.ExitedAt
 	}
 	st.StartLimitHit = st.StartLimitHit || from.StartLimitHit
+}
+
+// How long buildReport waits for a killed service's last output to pass
+// journald's stream buffer.
+const (
+	streamWaitTries = 8
+	streamWaitStep  = 125 * time.Millisecond
+)
+
+// ownLine says whether one of entries was written by the run itself rather
+// than by systemd about it.
+func ownLine(entries []journal.Entry, inv string) bool {
+	for _, e := range entries {
+		if e.Fields["_SYSTEMD_INVOCATION_ID"] == inv {
+			return true
+		}
+	}
+	return false
 }
 
 func toLines(entries []journal.Entry) []report.Line {
