@@ -43,7 +43,12 @@ func runHook(ctx context.Context, a *app, args []string) error {
 		ExitStatus:   a.getenv("EXIT_STATUS"),
 		At:           a.now(),
 	}
-	if st, err := outbox.Open(outbox.Dir(a.stateDir, a.getenv), a.log); err != nil {
+	// $STATE_DIRECTORY here is the watched unit's own, not odoo-notify's.
+	dir := a.stateDir
+	if dir == "" {
+		dir = outbox.DefaultDir
+	}
+	if st, err := outbox.Open(dir, a.log); err != nil {
 		a.log.Error("hook: the failed run cannot be recorded; the handler is started all the same", "unit", unit, "error", err)
 	} else if err := st.SaveFailed(rec); err != nil {
 		a.log.Error("hook: the failed run cannot be recorded; the handler is started all the same", "unit", unit, "error", err)

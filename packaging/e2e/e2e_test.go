@@ -586,8 +586,16 @@ func restartedCrash(t *testing.T, w *world) {
 	if !strings.Contains(out, "ExecStopPost=+-/usr/bin/odoo-notify hook %n\n") {
 		t.Fatalf("enable --hook printed:\n%s", out)
 	}
+	if p := m.props("odoo.service", "Restart", "ExecStopPost"); p["Restart"] != "on-failure" || !strings.Contains(p["ExecStopPost"], "odoo-notify") {
+		t.Errorf("after enable --restart --hook odoo.service has %v", p)
+	}
 	before := m.props("odoo.service", "NRestarts")["NRestarts"]
 	run := crash(t, w, "kill", 60*time.Second)
+	defer func() {
+		if t.Failed() {
+			t.Logf("odoo.service's journal:\n%s", m.sh("journalctl -q --no-pager -o short-precise -u odoo.service -n 25"))
+		}
+	}()
 	m.sh("printf 'STANDIN_MODE=serve\n' > /etc/odoo-standin.env")
 	w.expectReport(t, run, want{result: "signal", exitCode: "killed", exitStatus: "KILL", what: "signal KILL"})
 	deadline := time.Now().Add(30 * time.Second)
@@ -601,7 +609,7 @@ func restartedCrash(t *testing.T, w *world) {
 		}
 		time.Sleep(250 * time.Millisecond)
 	}
-	if left := m.sh("ls -A /var/lib/odoo-notify/failed"); strings.TrimSpace(left) != "" {
+	if left, _ := m.exitStatus("ls -A /var/lib/odoo-notify/failed"); strings.TrimSpace(left) != "" {
 		t.Errorf("the hook's record stays after the handler reported the run: %s", left)
 	}
 	m.sh("systemctl stop odoo.service")
