@@ -124,8 +124,24 @@ type machine struct {
 // boot copies the cached root (so every run starts clean) and boots it with
 // systemd-nspawn. The container shares the host's network: servers on the
 // host's 127.0.0.1 are reachable from inside. setup runs on the copy before
-// it boots.
+// it boots. A container that has not booted in 90 s is killed and booted
+// once more from a fresh copy, saying why: on a loaded host a boot now and
+// then stalls with nothing on the console.
 func boot(t *testing.T, setup func(root string)) *machine {
+	t.Helper()
+	m, err := bootOnce(t, setup)
+	if err != nil {
+		t.Logf("%v: booting a fresh copy once more", err)
+		m.stop()
+		if m, err = bootOnce(t, setup); err != nil {
+			t.Fatal(err)
+		}
+	}
+	t.Cleanup(m.stop)
+	return m
+}
+
+func bootOnce(t *testing.T, setup func(root string)) (*machine, error) {
 	t.Helper()
 	cached := cachedRoot(t)
 	root := filepath.Join(t.TempDir(), "root")
@@ -144,7 +160,6 @@ func boot(t *testing.T, setup func(root string)) *machine {
 		t.Fatalf("systemd-nspawn: %v", err)
 	}
 	go func() { m.done <- m.nspawn.Wait() }()
-	t.Cleanup(m.stop)
 
 	deadline := time.Now().Add(90 * time.Second)
 	for m.leader == 0 {
@@ -153,7 +168,9 @@ func boot(t *testing.T, setup func(root string)) *machine {
 			m.leader, _ = strconv.Atoi(f[0])
 			break
 		}
-		m.checkAlive(deadline)
+		if err := m.checkAlive(deadline); err != nil {
+			return m, err
+		}
 		time.Sleep(50 * time.Millisecond)
 	}
 	// is-system-running --wait can return before systemd has its sockets:
@@ -165,24 +182,27 @@ func boot(t *testing.T, setup func(root string)) *machine {
 				failed, _ := m.try(context.Background(), "systemctl --failed --no-legend")
 				t.Logf("the container booted degraded: %s", failed)
 			}
-			return m
+			return m, nil
 		}
-		m.checkAlive(deadline)
+		if err := m.checkAlive(deadline); err != nil {
+			jobs, _ := m.try(context.Background(), "systemctl list-jobs --no-legend | head -20")
+			return m, fmt.Errorf("%w\nsystemctl is-system-running: %s\njobs:\n%s", err, strings.TrimSpace(out), jobs)
+		}
 		time.Sleep(200 * time.Millisecond)
 	}
 }
 
-func (m *machine) checkAlive(deadline time.Time) {
-	m.t.Helper()
+func (m *machine) checkAlive(deadline time.Time) error {
 	select {
 	case err := <-m.done:
 		m.done <- err
-		m.t.Fatalf("the container stopped while booting: %v\n%s", err, tail(m.console.Bytes(), 40))
+		return fmt.Errorf("the container stopped while booting: %v\n%s", err, tail(m.console.Bytes(), 40))
 	default:
 	}
 	if time.Now().After(deadline) {
-		m.t.Fatalf("the container did not boot in 90s:\n%s", tail(m.console.Bytes(), 40))
+		return fmt.Errorf("the container did not boot in 90s:\n%s", tail(m.console.Bytes(), 40))
 	}
+	return nil
 }
 
 // try runs a shell script inside the container as root and returns its
