@@ -74,6 +74,8 @@ type Config struct {
 	Webhook []Webhook `toml:"webhook"`
 	Outbox  Outbox    `toml:"outbox"`
 	Limits  Limits    `toml:"limits"`
+	// Incidents says when an incident is over.
+	Incidents Incidents `toml:"incidents"`
 	// Units holds per-unit settings, keyed by unit name ("odoo.service").
 	Units map[string]Unit `toml:"units"`
 	// Redact lists extra regular expressions whose matches are replaced by
@@ -156,6 +158,16 @@ type Limits struct {
 	Per        Duration `toml:"per"`
 }
 
+// Incidents: a unit's first reported failure opens an incident, later ones
+// update it, and it resolves with one recovery notice.
+type Incidents struct {
+	// StableAfter: the unit active that long with no new failure is back.
+	StableAfter Duration `toml:"stable_after"`
+	// RemindEvery, when set, sends a reminder that a unit is still down
+	// (failed, or stopped) that often. Off by default.
+	RemindEvery Duration `toml:"remind_every"`
+}
+
 // Unit holds settings for one watched unit.
 type Unit struct {
 	// LogFile is Odoo's own log file (--logfile / logfile =), read when the
@@ -178,6 +190,7 @@ func Default() *Config {
 			MaxReports:  5,
 			Per:         Duration{Duration: time.Hour},
 		},
+		Incidents: Incidents{StableAfter: Duration{Duration: 2 * time.Minute}},
 	}
 }
 

@@ -59,6 +59,10 @@ func (c *Config) Validate(credDir string) error {
 	positive("outbox.max_age", c.Outbox.MaxAge)
 	positive("limits.dedup_window", c.Limits.DedupWindow)
 	positive("limits.per", c.Limits.Per)
+	positive("incidents.stable_after", c.Incidents.StableAfter)
+	if d := c.Incidents.RemindEvery; d.invalid != "" || d.Duration < 0 || (d.Duration > 0 && d.Duration < time.Minute) {
+		bad("incidents.remind_every", "must be a duration of at least \"1m\" like \"4h\", or left out for no reminders")
+	}
 	if c.Limits.MaxReports < 1 {
 		bad("limits.max_reports", "must be at least 1, not %d", c.Limits.MaxReports)
 	}

@@ -74,7 +74,7 @@ func (f Failure) Fingerprint() string {
 
 // label is how a held failure is listed in the next report: "exit-code
 // (status 3)", "signal (KILL)".
-func (f Failure) label() string {
+func (f Failure) Label() string {
 	s := f.Result
 	if s == "" {
 		s = "unknown"
@@ -133,6 +133,9 @@ const (
 	Repeat
 	// Limited: the unit had its max_reports within per; counted.
 	Limited
+	// Silenced: the unit is silenced (odoo-notify silence); its incident
+	// counts the failure.
+	Silenced
 )
 
 func (v Verdict) String() string {
@@ -145,6 +148,8 @@ func (v Verdict) String() string {
 		return "repeat within dedup window"
 	case Limited:
 		return "unit rate limit"
+	case Silenced:
+		return "silenced"
 	}
 	return fmt.Sprintf("verdict(%d)", int(v))
 }
@@ -204,12 +209,51 @@ func (s *State) Decide(f Failure, l Limits, now time.Time) Decision {
 	return d
 }
 
+// Seen says whether f's run was decided on before: the handler ran twice
+// for it.
+func (s *State) Seen(f Failure) bool {
+	u := s.Units[f.Unit]
+	if u == nil || f.InvocationID == "" {
+		return false
+	}
+	_, seen := u.Runs[f.InvocationID]
+	return seen
+}
+
+// Note remembers f's run without sending anything: a failure of a silenced
+// unit, counted by its incident.
+func (s *State) Note(f Failure, now time.Time) {
+	u := s.unit(f.Unit)
+	if f.InvocationID == "" {
+		return
+	}
+	if u.Runs == nil {
+		u.Runs = map[string]time.Time{}
+	}
+	u.Runs[f.InvocationID] = now
+}
+
+// Open is Decide for the failure that opens an incident: it always goes
+// out, whatever the dedup window and the unit's limit say (those keep an
+// open incident's updates down), and counts as a report sent.
+func (s *State) Open(f Failure, now time.Time) Decision {
+	s.Note(f, now)
+	u := s.unit(f.Unit)
+	d := Decision{Verdict: Send, Held: u.release()}
+	u.Sent = append(u.Sent, now)
+	if u.LastSent == nil {
+		u.LastSent = map[string]time.Time{}
+	}
+	u.LastSent[f.Fingerprint()] = now
+	return d
+}
+
 func (u *Unit) hold(f Failure, now, until time.Time) {
 	if u.Held == nil {
 		u.Held = &report.Held{Since: now}
 	}
 	u.Held.Count++
-	if l := f.label(); !slices.Contains(u.Held.Results, l) {
+	if l := f.Label(); !slices.Contains(u.Held.Results, l) {
 		u.Held.Results = append(u.Held.Results, l)
 	}
 	if until.After(u.HeldUntil) {

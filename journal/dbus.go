@@ -119,3 +119,35 @@ func StartNoBlock(ctx context.Context, unit string) error {
 	}
 	return nil
 }
+
+// ActivityFromDBus reads what unit is doing now: ActiveState, SubState,
+// ActiveEnterTimestamp and InvocationID (org.freedesktop.systemd1(5)).
+func ActivityFromDBus(ctx context.Context, unit string) (Activity, error) {
+	const op = "journal: read unit activity over d-bus"
+	ctx, cancel := context.WithTimeout(ctx, DBusTimeout)
+	defer cancel()
+	conn, err := dbus.NewSystemConnectionContext(ctx)
+	if err != nil {
+		return Activity{}, fmt.Errorf("%s: connect to the system bus (is dbus running?): %w", op, err)
+	}
+	defer conn.Close()
+	props, err := conn.GetUnitPropertiesContext(ctx, unit)
+	if err != nil {
+		return Activity{}, fmt.Errorf("%s: properties of %s: %w", op, unit, err)
+	}
+	return activityFromProperties(unit, props)
+}
+
+func activityFromProperties(unit string, props map[string]any) (Activity, error) {
+	if load, _ := props["LoadState"].(string); load == "not-found" {
+		return Activity{}, fmt.Errorf("unit %s not found (LoadState=not-found)", unit)
+	}
+	a := Activity{Unit: unit, Source: SourceDBus}
+	a.ActiveState, _ = props["ActiveState"].(string)
+	a.SubState, _ = props["SubState"].(string)
+	a.Since = usecTime(props["ActiveEnterTimestamp"])
+	if b, ok := props["InvocationID"].([]byte); ok && len(b) > 0 {
+		a.InvocationID = hex.EncodeToString(b)
+	}
+	return a, nil
+}

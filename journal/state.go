@@ -329,3 +329,44 @@ func StderrIsJournalStream() bool {
 	ok, err := journal.StderrIsJournalStream()
 	return err == nil && ok
 }
+
+// Activity is what a unit is doing now.
+type Activity struct {
+	Unit string
+	// ActiveState and SubState as systemctl shows them: "active" "running",
+	// "failed" "failed", "activating" "auto-restart".
+	ActiveState, SubState string
+	// Since is when the unit last became active (ActiveEnterTimestamp).
+	Since        time.Time
+	InvocationID string
+	Source       string // SourceDBus or SourceJournal
+}
+
+// Active says the unit runs: active or reloading.
+func (a Activity) Active() bool { return a.ActiveState == "active" || a.ActiveState == "reloading" }
+
+// ActivityFromEvents rebuilds what unit is doing as of the end of events
+// (Events, oldest first), for an offline journal: active since its last
+// "Started" line when nothing ended that run after it.
+func ActivityFromEvents(unit string, events []Entry) Activity {
+	a := Activity{Unit: unit, Source: SourceJournal, ActiveState: "inactive", SubState: "dead"}
+	for _, e := range events {
+		ev, ok := classify(e)
+		if !ok {
+			continue
+		}
+		switch ev.kind {
+		case "started":
+			a.ActiveState, a.SubState, a.Since, a.InvocationID = "active", "running", e.Time, ev.invocationID
+		case "exit":
+			a.ActiveState, a.SubState = "deactivating", "stop-post"
+		case "success":
+			a.ActiveState, a.SubState = "inactive", "dead"
+		case "failed", "start-limit":
+			a.ActiveState, a.SubState = "failed", "failed"
+		case "restart":
+			a.ActiveState, a.SubState = "activating", "auto-restart"
+		}
+	}
+	return a
+}

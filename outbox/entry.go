@@ -27,6 +27,9 @@ type Entry struct {
 	// Channels are the channels the report was meant for when it was put
 	// in the outbox.
 	Channels []*Delivery `json:"channels"`
+	// After, on an incident's follow-up, is the entry of the report that
+	// opened it: a channel gets the follow-up only once it got the opening.
+	After string `json:"after,omitempty"`
 }
 
 // Delivery is one channel's part of an entry.
@@ -41,6 +44,10 @@ type Delivery struct {
 	Failed    string `json:"failed,omitempty"`
 	Attempts  int    `json:"attempts,omitempty"`
 	LastError string `json:"last_error,omitempty"`
+	// LastTry is when the last attempt failed, for status.
+	LastTry time.Time `json:"last_try,omitzero"`
+	// ThreadID, on a follow-up, is the opening report's id on this channel.
+	ThreadID string `json:"thread_id,omitempty"`
 }
 
 // Done says the channel needs nothing more.
@@ -62,6 +69,10 @@ func runKey(r *report.Report) string {
 	switch {
 	case r.Test:
 		return "test:" + strconv.FormatInt(r.Created.UnixNano(), 10)
+	case r.Event == report.EventResolved && r.Incident != nil:
+		return "resolved:" + r.Incident.ID
+	case r.Event == report.EventReminder && r.Incident != nil:
+		return "reminder:" + r.Incident.ID + ":" + strconv.FormatInt(r.Created.UnixNano(), 10)
 	case r.InvocationID != "":
 		return "run:" + r.InvocationID
 	}
@@ -86,10 +97,16 @@ func newEntry(r *report.Report, channels []notifiers.Channel, now time.Time) *En
 	return e
 }
 
-// reportFor is the copy of the report a channel gets: its own ID.
+// reportFor is the copy of the report a channel gets: its own ID and, on a
+// follow-up, the id of the opening report on that channel to thread to.
 func (e *Entry) reportFor(d *Delivery) *report.Report {
 	r := *e.Report
 	r.ID = d.ReportID
+	if r.Incident != nil {
+		in := *r.Incident
+		in.ThreadID = d.ThreadID
+		r.Incident = &in
+	}
 	return &r
 }
 

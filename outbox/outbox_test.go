@@ -167,11 +167,11 @@ func TestFailedChannelWaitsAndOnlyItIsRetried(t *testing.T) {
 		t.Fatalf("outbox %+v: want one report waiting for b only", p)
 	}
 	// Still down: flush keeps it.
-	if out := s.Flush(ctxT(t)); out.Waiting != 1 || out.Redelivered != 0 {
+	if out := s.Flush(ctxT(t), nil); out.Waiting != 1 || out.Redelivered != 0 {
 		t.Errorf("flush while b is down: %+v", out)
 	}
 	e.sinks["b"].status.Store(200)
-	if out := s.Flush(ctxT(t)); out.Waiting != 0 || out.Redelivered != 1 {
+	if out := s.Flush(ctxT(t), nil); out.Waiting != 0 || out.Redelivered != 1 {
 		t.Errorf("flush with b back: %+v, want one redelivery, nothing waiting", out)
 	}
 	if got := e.counts(); got != "a=1 b=1" {
@@ -220,7 +220,7 @@ func TestMaxAgeDropsWithAnErrorLine(t *testing.T) {
 	s.Dispatch(ctxT(t), crash("odoo.service", "inv1", "3"), false)
 	e.sinks["a"].status.Store(200)
 	e.now = e.now.Add(25 * time.Hour)
-	out := s.Flush(ctxT(t))
+	out := s.Flush(ctxT(t), nil)
 	if out.Dropped != 1 || len(e.sinks["a"].got()) != 0 {
 		t.Fatalf("outcome %+v, messages %s: want the old report dropped, not sent", out, e.counts())
 	}
@@ -244,17 +244,17 @@ func TestHeldBackIsCarriedAndDigested(t *testing.T) {
 		}
 	}
 	e.now = start.Add(9 * time.Minute)
-	if out := s.Flush(ctxT(t)); out.Digests != 0 {
+	if out := s.Flush(ctxT(t), nil); out.Digests != 0 {
 		t.Fatalf("digest before the window ended: %+v", out)
 	}
 	e.now = start.Add(10 * time.Minute)
-	if out := s.Flush(ctxT(t)); out.Digests != 1 || out.Redelivered != 1 {
+	if out := s.Flush(ctxT(t), nil); out.Digests != 1 || out.Redelivered != 1 {
 		t.Fatalf("flush after the window: %+v, want one digest delivered", out)
 	}
 	if got := e.counts(); got != "a=2" {
 		t.Errorf("messages %s, want the report and one digest", got)
 	}
-	if out := s.Flush(ctxT(t)); out.Digests != 0 {
+	if out := s.Flush(ctxT(t), nil); out.Digests != 0 {
 		t.Errorf("digest sent twice")
 	}
 }

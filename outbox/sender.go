@@ -1,14 +1,18 @@
 package outbox
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
+	"slices"
 	"sync"
 	"time"
 
 	"github.com/odoo-notify/odoo-notify/gate"
+	"github.com/odoo-notify/odoo-notify/incident"
 	"github.com/odoo-notify/odoo-notify/notifiers"
 	"github.com/odoo-notify/odoo-notify/report"
 )
@@ -27,6 +31,8 @@ type Sender struct {
 	Limits gate.Limits
 	// MaxAge is how long an undelivered report is kept.
 	MaxAge time.Duration
+	// Policy is how incidents resolve and remind.
+	Policy Policy
 	// Host names the machine in digests.
 	Host string
 	Log  *slog.Logger
@@ -47,8 +53,10 @@ type Outcome struct {
 	Own []notifiers.Result
 	// Redelivered counts deliveries of older reports and digests.
 	Redelivered int
-	// Digests counts the digests put in the outbox by Flush.
-	Digests int
+	// Digests counts the digests put in the outbox by Flush; Resolved,
+	// Reminders and Opened its recovery notices, reminders and incidents
+	// opened at the end of a silence.
+	Digests, Resolved, Reminders, Opened int
 	// Waiting counts reports this run left in the outbox with a channel
 	// still to deliver.
 	Waiting int
@@ -77,34 +85,43 @@ func (s *Sender) log() *slog.Logger {
 	return slog.New(slog.DiscardHandler)
 }
 
-// Dispatch takes rep through the gate (unless bypass, for `test`), puts it in
-// the outbox before any send, and delivers what is pending, oldest first,
-// inside ctx's deadline. It sets rep.Held when the report carries earlier
-// held-back failures.
+// Dispatch takes rep through the gate and the unit's incident (unless
+// bypass), puts it in the outbox before any send, and delivers what is
+// pending, oldest first, inside ctx's deadline. The unit's first reported
+// failure opens an incident and always goes out; later ones are its
+// updates, within the limits. It sets rep.Event, rep.Incident and rep.Held.
 func (s *Sender) Dispatch(ctx context.Context, rep *report.Report, bypass bool) Outcome {
 	if s.Store == nil {
 		return s.direct(ctx, rep, s.StoreErr)
 	}
 	var out Outcome
-	s.run(ctx, &out, func(st *gate.State, now time.Time) (*Entry, error) {
-		if !bypass {
-			d := st.Decide(gate.FailureOf(rep), s.Limits, now)
-			out.Verdict, out.Until = d.Verdict, d.Until
-			if d.Verdict != gate.Send {
-				return nil, nil
-			}
-			rep.Held, out.Held = d.Held, d.Held
+	s.run(ctx, &out, func(tx *tx) (*Entry, error) {
+		if bypass {
+			return s.put(tx, newEntry(rep, s.Channels, tx.now))
 		}
-		e := newEntry(rep, s.Channels, now)
-		if old := s.Store.readEntry(e.ID); old != nil {
-			// The same failed run is already in the outbox (the dedup state
-			// was lost): deliver that one, keeping what it delivered.
-			return old, nil
+		f := gate.FailureOf(rep)
+		if tx.gate.Seen(f) {
+			out.Verdict = gate.Duplicate
+			return nil, nil
 		}
-		if err := s.Store.putEntry(e); err != nil {
-			return nil, err
+		in := tx.inc.Record(incident.Failure{Unit: rep.Unit, InvocationID: rep.InvocationID, Cause: CauseOf(rep), At: failedAt(rep)})
+		var d gate.Decision
+		switch {
+		case tx.inc.Silenced(rep.Unit, tx.now):
+			tx.gate.Note(f, tx.now)
+			out.Verdict, out.Until = gate.Silenced, tx.inc.Silences[rep.Unit].Until
+			return nil, nil
+		case !in.Announced:
+			d = tx.gate.Open(f, tx.now)
+		default:
+			d = tx.gate.Decide(f, s.Limits, tx.now)
 		}
-		return e, nil
+		out.Verdict, out.Until = d.Verdict, d.Until
+		if d.Verdict != gate.Send {
+			return nil, nil
+		}
+		rep.Held, out.Held = d.Held, d.Held
+		return s.putIncident(tx, in, rep, report.EventUpdate)
 	})
 	if out.Degraded != nil {
 		return s.direct(ctx, rep, out.Degraded)
@@ -112,19 +129,130 @@ func (s *Sender) Dispatch(ctx context.Context, rep *report.Report, bypass bool) 
 	return out
 }
 
-// Flush puts a digest in the outbox for every unit whose held-back failures
-// were never reported and whose hold has ended, then delivers everything
-// pending, oldest first.
-func (s *Sender) Flush(ctx context.Context) Outcome {
+// CauseOf is how a failure is counted in its incident: the analysed cause,
+// else what systemd saw ("exit-code (status 1)").
+func CauseOf(rep *report.Report) string {
+	if rep.Cause != "" && rep.Cause != "unknown" {
+		return rep.Cause
+	}
+	return gate.FailureOf(rep).Label()
+}
+
+// failedAt is when rep's run ended: systemd's exit time, else when the
+// report was built.
+func failedAt(rep *report.Report) time.Time {
+	if !rep.ExitedAt.IsZero() {
+		return rep.ExitedAt
+	}
+	return rep.Created
+}
+
+// putIncident puts rep in the outbox as part of in: the opening report
+// when in was not announced yet (to every channel), a follow-up of kind
+// event otherwise (to the channels that got the opening, after it).
+func (s *Sender) putIncident(tx *tx, in *incident.Incident, rep *report.Report, event string) (*Entry, error) {
+	if !in.Announced {
+		rep.Event = report.EventFiring
+		rep.Incident = in.Snapshot("open")
+		e := newEntry(rep, s.Channels, tx.now)
+		in.Announce(e.ID, runKey(rep), rep.Subject())
+		return s.put(tx, e)
+	}
+	rep.Event = event
+	state := "open"
+	if event == report.EventResolved {
+		state = "resolved"
+	}
+	rep.Incident = in.Snapshot(state)
+	e := newEntry(rep, s.followUpChannels(tx, in), tx.now)
+	e.After = in.OpeningEntry
+	for _, d := range e.Channels {
+		d.ThreadID = hashID(rep.Unit, in.OpeningRun, d.Channel)
+	}
+	return s.put(tx, e)
+}
+
+// put saves e unless the outbox has it already (the same failed run, with
+// the dedup state lost; a recovery notice a killed run saved): that one is
+// delivered, keeping what it delivered.
+func (s *Sender) put(tx *tx, e *Entry) (*Entry, error) {
+	if old := s.Store.readEntry(e.ID); old != nil {
+		return old, nil
+	}
+	if err := s.Store.putEntry(e); err != nil {
+		return nil, err
+	}
+	return e, nil
+}
+
+// followUpChannels are the configured channels that got in's opening
+// report, or may still get it: never a follow-up without its opening.
+func (s *Sender) followUpChannels(tx *tx, in *incident.Incident) []notifiers.Channel {
+	opening := s.Store.readEntry(in.OpeningEntry)
+	var out []notifiers.Channel
+	for _, ch := range s.Channels {
+		ok := slices.Contains(in.Delivered, ch.Name)
+		if opening != nil {
+			if d := opening.delivery(ch.Name); d != nil && d.Failed == "" {
+				ok = true
+			}
+		}
+		if ok {
+			out = append(out, ch)
+		}
+	}
+	return out
+}
+
+// Policy is the [incidents] settings.
+type Policy struct {
+	// StableAfter: a unit active that long with no new failure is back.
+	StableAfter time.Duration
+	// RemindEvery, when set, says an open incident's unit is still down.
+	RemindEvery time.Duration
+}
+
+// Flush ends the incidents whose unit is back (one recovery notice each),
+// sends the reminders due, opens the incidents that came during a silence
+// that ended, puts a digest in the outbox for every unit whose held-back
+// failures were never reported, then delivers everything pending, oldest
+// first. units tells what systemd says of a unit now; nil skips recovery.
+func (s *Sender) Flush(ctx context.Context, units func(ctx context.Context, unit string) (incident.Unit, error)) Outcome {
 	var out Outcome
 	if s.Store == nil {
 		out.Degraded = s.StoreErr
 		return out
 	}
-	s.run(ctx, &out, func(st *gate.State, now time.Time) (*Entry, error) {
-		for _, d := range st.Digests(s.Limits, now) {
-			rep := s.digestReport(d, now)
-			if err := s.Store.putEntry(newEntry(rep, s.Channels, now)); err != nil {
+	// Ask systemd first, without the lock: D-Bus may be slow.
+	now := map[string]incident.Unit{}
+	if units != nil {
+		st := s.Store.loadIncidents()
+		names := slices.Collect(maps.Keys(st.Open))
+		for u := range st.Silences {
+			names = append(names, u)
+		}
+		slices.Sort(names)
+		for _, name := range slices.Compact(names) {
+			u, err := units(ctx, name)
+			if err != nil {
+				s.log().Warn("incident: cannot learn the unit's state: its incident stays open", "unit", name, "error", err)
+				continue
+			}
+			now[name] = u
+		}
+	}
+	s.run(ctx, &out, func(tx *tx) (*Entry, error) {
+		s.endSilences(tx, now, &out)
+		s.resolve(tx, now, &out)
+		for _, d := range tx.gate.Digests(s.Limits, tx.now) {
+			rep := s.digestReport(d, tx.now)
+			var err error
+			if in := tx.inc.Get(d.Unit); in != nil && in.Announced {
+				_, err = s.putIncident(tx, in, rep, report.EventUpdate)
+			} else {
+				err = s.Store.putEntry(newEntry(rep, s.Channels, tx.now))
+			}
+			if err != nil {
 				s.log().Error("outbox: a digest of held-back failures could not be saved", "unit", d.Unit, "held", d.Held.Count, "since", d.Held.Since, "error", err)
 				continue
 			}
@@ -133,6 +261,89 @@ func (s *Sender) Flush(ctx context.Context) Outcome {
 		return nil, nil
 	})
 	return out
+}
+
+// resolve puts a recovery notice in the outbox for every open incident
+// whose unit has been stable for StableAfter, and a reminder for those
+// still down when one is due.
+func (s *Sender) resolve(tx *tx, units map[string]incident.Unit, out *Outcome) {
+	for _, name := range slices.Sorted(maps.Keys(tx.inc.Open)) {
+		in := tx.inc.Open[name]
+		u, known := units[name]
+		if !known || !in.Announced {
+			continue
+		}
+		switch {
+		case in.Stable(u, s.Policy.StableAfter, tx.now):
+			tx.inc.Resolve(name, u.Since, tx.now)
+			rep := s.recoveryReport(in, u)
+			if _, err := s.putIncident(tx, in, rep, report.EventResolved); err != nil {
+				s.log().Error("incident: the recovery notice could not be saved: the incident stays open", "unit", name, "incident", in.ID, "error", err)
+				tx.inc.Reopen(in)
+				continue
+			}
+			out.Resolved++
+		case in.ReminderDue(u, s.Policy.RemindEvery, tx.now):
+			rep := s.reminderReport(in, u, tx.now)
+			if _, err := s.putIncident(tx, in, rep, report.EventReminder); err != nil {
+				s.log().Error("incident: a reminder could not be saved", "unit", name, "incident", in.ID, "error", err)
+				continue
+			}
+			in.LastReminder = tx.now
+			out.Reminders++
+		}
+	}
+}
+
+// endSilences opens the incidents that came during a silence that is over,
+// if their unit is not back; a unit that is back has its quiet incident
+// forgotten.
+func (s *Sender) endSilences(tx *tx, units map[string]incident.Unit, out *Outcome) {
+	for _, e := range tx.inc.EndedSilences(tx.now) {
+		s.openAfterSilence(tx, e, units[e.Unit], out)
+	}
+}
+
+// openAfterSilence is what ends a silence: the incident that came during
+// it opens now, unless the unit is back.
+func (s *Sender) openAfterSilence(tx *tx, e incident.Ended, u incident.Unit, out *Outcome) {
+	in := e.Incident
+	if in == nil {
+		return
+	}
+	if in.Stable(u, 0, tx.now) {
+		s.log().Info("silence ended: the unit failed during it and is running again: nothing is sent", "unit", e.Unit, "failures", in.Failures, "reason", e.Silence.Reason)
+		tx.inc.Drop(e.Unit)
+		return
+	}
+	rep := s.silenceReport(in, e, u, tx.now)
+	if _, err := s.putIncident(tx, in, rep, report.EventFiring); err != nil {
+		s.log().Error("incident: the report of failures during a silence could not be saved", "unit", e.Unit, "error", err)
+		return
+	}
+	out.Opened++
+}
+
+// EndSilence ends unit's silence now (odoo-notify unsilence): an incident
+// that came during it opens, unless the unit is back, and what is pending
+// is delivered. ok is false when the unit was not silenced.
+func (s *Sender) EndSilence(ctx context.Context, unit string, u incident.Unit, known bool) (out Outcome, ok bool) {
+	if s.Store == nil {
+		out.Degraded = s.StoreErr
+		return out, false
+	}
+	s.run(ctx, &out, func(tx *tx) (*Entry, error) {
+		e, found := tx.inc.Unsilence(unit, tx.now)
+		ok = found
+		if found && known {
+			s.openAfterSilence(tx, e, u, &out)
+		} else if found && e.Incident != nil {
+			// Without systemd's word, the failures are said.
+			s.openAfterSilence(tx, e, incident.Unit{}, &out)
+		}
+		return nil, nil
+	})
+	return out, ok
 }
 
 // digestReport says that failures were held back and nothing was sent since.
@@ -164,29 +375,50 @@ type item struct {
 	res      *notifiers.Result
 	skip     string // why it was not attempted
 	recorded bool   // its result is in the entry's file already
+	// dep, on an incident's follow-up, is this run's delivery of the
+	// opening report to the same channel: it must succeed first.
+	dep *item
 }
 
-// run is one pass: under the lock, prepare (the gate, the new entry) and
-// plan; then deliver without the lock; then, under the lock, record.
-func (s *Sender) run(ctx context.Context, out *Outcome, prepare func(*gate.State, time.Time) (*Entry, error)) {
+// waitsForOpening is why a follow-up is not sent yet.
+const waitsForOpening = "waits for the incident's opening report to reach this channel"
+
+// tx is what one pass holds under the lock: the gate's and the
+// incidents' state, and the time the pass decides at.
+type tx struct {
+	gate *gate.State
+	inc  *incident.State
+	now  time.Time
+}
+
+// run is one pass: under the lock, prepare (the gate, the incident, the new
+// entry) and plan; then deliver without the lock; then, under the lock,
+// record.
+func (s *Sender) run(ctx context.Context, out *Outcome, prepare func(*tx) (*Entry, error)) {
 	log := s.log()
 	unlock, err := s.Store.lock(ctx)
 	if err != nil {
 		out.Degraded = err
 		return
 	}
-	now := s.now()
-	st := s.Store.loadGate()
-	own, err := prepare(st, now)
+	t := &tx{gate: s.Store.loadGate(), inc: s.Store.loadIncidents(), now: s.now()}
+	before, _ := t.inc.Encode()
+	own, err := prepare(t)
 	if err != nil {
 		unlock()
 		out.Degraded = err
 		return
 	}
-	items, claims, ownClaimed := s.plan(ctx, st, own, now, out)
-	st.Prune(s.Limits, s.MaxAge, now, s.Rates)
-	if err := s.Store.saveGate(st); err != nil {
+	items, claims, ownClaimed := s.plan(ctx, t.gate, own, t.now, out)
+	t.gate.Prune(s.Limits, s.MaxAge, t.now, s.Rates)
+	if err := s.Store.saveGate(t.gate); err != nil {
 		log.Warn("state: the dedup state could not be saved: the next run may report this failure again", "error", err)
+	}
+	t.inc.Prune(t.now)
+	if after, _ := t.inc.Encode(); !bytes.Equal(before, after) {
+		if err := s.Store.saveIncidents(t.inc); err != nil {
+			log.Warn("state: the incidents could not be saved: the next failure may open a new one", "error", err)
+		}
 	}
 	unlock()
 
@@ -213,7 +445,13 @@ func (s *Sender) plan(ctx context.Context, st *gate.State, own *Entry, now time.
 	for _, ch := range s.Channels {
 		byName[ch.Name] = ch
 	}
-	for _, e := range s.Store.entries() {
+	all := s.Store.entries()
+	byID := map[string]*Entry{}
+	for _, e := range all {
+		byID[e.ID] = e
+	}
+	planned := map[[2]string]*item{} // entry id, channel
+	for _, e := range all {
 		isOwn := own != nil && e.ID == own.ID
 		c, err := s.Store.tryClaim(e.ID)
 		if err != nil {
@@ -247,6 +485,24 @@ func (s *Sender) plan(ctx context.Context, st *gate.State, own *Entry, now time.
 				continue
 			}
 			it := &item{e: e, d: d, ch: ch, own: isOwn}
+			if opening := byID[e.After]; e.After != "" && opening != nil {
+				switch od := opening.delivery(ch.Name); {
+				case od == nil || !od.Delivered.IsZero():
+				case od.Failed != "":
+					// The channel refused the opening for good: the
+					// follow-up would be a notice about nothing it knows.
+					it.res = &notifiers.Result{Channel: ch, Err: fmt.Errorf("not sent: the channel refused the incident's opening report: %s", od.Failed)}
+					items = append(items, it)
+					continue
+				case planned[[2]string{opening.ID, ch.Name}] != nil:
+					it.dep = planned[[2]string{opening.ID, ch.Name}]
+				default:
+					it.skip = waitsForOpening
+					items = append(items, it)
+					continue
+				}
+			}
+			planned[[2]string{e.ID, ch.Name}] = it
 			wait, ok := st.Reserve(ch.Name, s.Rates[ch.Name], now, maxWait)
 			if ok {
 				it.wait, it.reserved = wait, true
@@ -293,11 +549,15 @@ func (s *Sender) deliver(ctx context.Context, items []*item, planned time.Time) 
 		wg.Go(func() {
 			stopped := ""
 			for _, it := range groups[name] {
-				if it.skip != "" {
+				if it.skip != "" || it.res != nil {
 					continue
 				}
 				if stopped != "" {
 					it.skip = stopped
+					continue
+				}
+				if it.dep != nil && (it.dep.res == nil || !it.dep.res.OK()) {
+					it.skip = waitsForOpening
 					continue
 				}
 				if err := notifiers.Sleep(ctx, time.Until(planned.Add(it.wait))); err != nil {
@@ -338,11 +598,31 @@ func (s *Sender) recordOne(ctx context.Context, it *item) bool {
 		return false
 	}
 	applyResult(d, it.res, s.now())
+	s.markOpening(e, it)
 	if err := s.Store.putEntry(e); err != nil {
 		s.log().Warn("outbox: a delivery could not be recorded yet; the end of the run tries again", "unit", e.Report.Unit, "channel", it.ch.String(), "error", err)
 		return false
 	}
 	return true
+}
+
+// markOpening records, under the lock, that a channel got an incident's
+// opening report: its follow-ups go there once the report has left the
+// outbox.
+func (s *Sender) markOpening(e *Entry, it *item) {
+	r := e.Report
+	if r.Event != report.EventFiring || r.Incident == nil || it.res == nil || !it.res.OK() {
+		return
+	}
+	st := s.Store.loadIncidents()
+	in := st.Get(r.Unit)
+	if in == nil || in.OpeningEntry != e.ID {
+		return
+	}
+	in.MarkDelivered(it.d.Channel)
+	if err := s.Store.saveIncidents(st); err != nil {
+		s.log().Warn("incident: could not record that a channel got the opening report: its follow-ups may not go there", "unit", r.Unit, "channel", it.ch.String(), "error", err)
+	}
 }
 
 // applyResult puts a delivery's result in its record.
@@ -352,7 +632,7 @@ func applyResult(d *Delivery, res *notifiers.Result, now time.Time) {
 	case res.OK():
 		d.Delivered, d.LastError = now, ""
 	case res.Retry:
-		d.LastError = res.Err.Error()
+		d.LastError, d.LastTry = res.Err.Error(), now
 	default:
 		d.Failed = res.Err.Error()
 	}
@@ -430,6 +710,7 @@ func (s *Sender) record(ctx context.Context, items []*item, claims map[string]*c
 				continue
 			}
 			applyResult(d, it.res, now)
+			s.markOpening(e, it)
 		}
 		if e.Done() {
 			if err := s.Store.removeEntry(id); err != nil {

@@ -26,6 +26,7 @@ import (
 	"time"
 
 	"github.com/odoo-notify/odoo-notify/gate"
+	"github.com/odoo-notify/odoo-notify/incident"
 )
 
 // DefaultDir is used when neither --state-dir nor $STATE_DIRECTORY is set.
@@ -47,6 +48,7 @@ func Dir(flag string, getenv func(string) string) string {
 const (
 	lockName  = "lock"
 	gateName  = "gate.json"
+	incName   = "incidents.json"
 	entryDir  = "outbox"
 	entryExt  = ".json"
 	claimExt  = ".claim"
@@ -229,6 +231,55 @@ func (s *Store) saveGate(st *gate.State) error {
 		return fmt.Errorf("state: save dedup state: %w", err)
 	}
 	return nil
+}
+
+// loadIncidents reads the incidents' state like loadGate does the gate's.
+func (s *Store) loadIncidents() *incident.State {
+	p := filepath.Join(s.dir, incName)
+	b, err := os.ReadFile(p)
+	if errors.Is(err, fs.ErrNotExist) {
+		return incident.New()
+	}
+	if err != nil {
+		s.log.Warn("state: cannot read the incidents: deciding without them", "path", p, "error", err)
+		return incident.New()
+	}
+	st, err := incident.Decode(b)
+	if err != nil {
+		s.moveAside(p, err)
+		return incident.New()
+	}
+	return st
+}
+
+func (s *Store) saveIncidents(st *incident.State) error {
+	b, err := st.Encode()
+	if err != nil {
+		return err
+	}
+	if err := s.writeFile(filepath.Join(s.dir, incName), b); err != nil {
+		return fmt.Errorf("state: save incidents: %w", err)
+	}
+	return nil
+}
+
+// Incidents reads the incidents' state without locking: for status output
+// and for choosing which units to ask systemd about.
+func (s *Store) Incidents() *incident.State { return s.loadIncidents() }
+
+// UpdateIncidents changes the incidents' state under the lock: silence and
+// unsilence.
+func (s *Store) UpdateIncidents(ctx context.Context, change func(*incident.State) error) error {
+	unlock, err := s.lock(ctx)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	st := s.loadIncidents()
+	if err := change(st); err != nil {
+		return err
+	}
+	return s.saveIncidents(st)
 }
 
 func (s *Store) entryPath(id string) string {

@@ -26,6 +26,12 @@ func (r *Report) JSON() ([]byte, error) {
 		*Report
 	}
 	out := *r
+	if out.Event == "" {
+		out.Event = EventFiring
+		if out.Test {
+			out.Event = EventTest
+		}
+	}
 	out.Lines = make([]Line, len(r.Lines))
 	for i, l := range r.Lines {
 		l.Message = Truncate(l.Message, MaxJSONLineBytes)
@@ -65,6 +71,13 @@ func (r *Report) Facts() [][2]string {
 		add("Exited", r.ExitedAt.UTC().Format(time.RFC3339))
 	}
 	add("Log", r.LogSource)
+	if in := r.Incident; in != nil {
+		v := fmt.Sprintf("%s, %s since %s, %d failure(s)", in.ID, in.State, in.Opened.UTC().Format(time.RFC3339), in.Failures)
+		if in.Causes != "" {
+			v += " (" + in.Causes + ")"
+		}
+		add("Incident", v)
+	}
 	return f
 }
 
@@ -149,6 +162,9 @@ func (r *Report) Text() string {
 	if len(r.Problems) > 0 {
 		b.WriteString("\n")
 	}
+	if !r.HasLines() {
+		return b.String()
+	}
 	b.WriteString("\n" + r.linesHeading() + "\n")
 	if r.LinesProblem != "" {
 		b.WriteString("(" + ValidUTF8(r.LinesProblem) + ")\n")
@@ -157,6 +173,13 @@ func (r *Report) Text() string {
 		b.WriteString(FormatLine(l) + "\n")
 	}
 	return b.String()
+}
+
+// HasLines says the report has a log excerpt section: every failure does,
+// even an empty one (its LinesProblem says why); a recovery notice or a
+// reminder has none.
+func (r *Report) HasLines() bool {
+	return len(r.Lines) > 0 || r.LinesProblem != "" || (r.Event != EventResolved && r.Event != EventReminder)
 }
 
 func (r *Report) linesHeading() string {
@@ -181,10 +204,10 @@ var htmlTmpl = template.Must(template.New("report").Funcs(template.FuncMap{
 {{with .Held}}<p>{{.}}</p>{{end}}
 {{if .R.Crashes}}<p>Recent failed runs:</p><ul>{{range .R.Crashes}}<li>{{.String}}</li>{{end}}</ul>{{end}}
 {{range .R.Problems}}<p><em>Note: {{valid .}}</em></p>{{end}}
-<p>{{.Heading}}</p>
+{{if .R.HasLines}}<p>{{.Heading}}</p>
 {{if .R.LinesProblem}}<p><em>({{valid .R.LinesProblem}})</em></p>{{end}}
 <pre style="font-size:12px; white-space:pre-wrap">{{range .R.Lines}}{{line .}}
-{{end}}</pre>
+{{end}}</pre>{{end}}
 </body></html>
 `))
 

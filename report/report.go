@@ -54,6 +54,43 @@ type Held struct {
 	Results []string  `json:"results,omitempty"`
 }
 
+// Events a report can be (the webhook JSON's "event").
+const (
+	// EventFiring opens an incident: the unit's first reported failure.
+	EventFiring = "firing"
+	// EventUpdate is a further failure (or a digest) of an open incident.
+	EventUpdate = "update"
+	// EventResolved says the unit is back: the incident is over.
+	EventResolved = "resolved"
+	// EventReminder says an open incident's unit is still down.
+	EventReminder = "reminder"
+	// EventTest is a report sent by odoo-notify test.
+	EventTest = "test"
+)
+
+// Incident is what a report carries of the incident it belongs to.
+type Incident struct {
+	ID string `json:"id"`
+	// Opened is the first failure's time.
+	Opened time.Time `json:"opened"`
+	// Failures counts the incident's failed runs so far.
+	Failures int `json:"failures"`
+	// State is "open" or "resolved".
+	State string `json:"state"`
+	// Causes says how many failures of which cause: "db-unreachable x3".
+	Causes      string    `json:"causes,omitempty"`
+	LastFailure time.Time `json:"last_failure,omitzero"`
+	// Resolved and RunningSince are set on the recovery notice.
+	Resolved     time.Time `json:"resolved,omitzero"`
+	RunningSince time.Time `json:"running_since,omitzero"`
+	// Subject is the opening report's subject: follow-ups reuse it with a
+	// state prefix so a mail client shows one conversation.
+	Subject string `json:"subject,omitempty"`
+	// ThreadID is, on one channel, the id of the report that opened the
+	// incident (the opening mail's Message-ID); empty on the opening itself.
+	ThreadID string `json:"thread_id,omitempty"`
+}
+
 // Report is one crash report. The zero value of every optional field means
 // "not known", and renderings leave it out.
 type Report struct {
@@ -61,9 +98,15 @@ type Report struct {
 	// failed run sent to the same channel always carries the same ID.
 	ID string `json:"id,omitempty"`
 	// Test marks a report sent by `odoo-notify test`.
-	Test bool   `json:"test"`
-	Host string `json:"host"`
-	Unit string `json:"unit"`
+	Test bool `json:"test"`
+	// Event is what the report says of its incident: EventFiring,
+	// EventUpdate, EventResolved, EventReminder or EventTest. Empty is a
+	// failure outside any incident (read as firing).
+	Event string `json:"event,omitempty"`
+	// Incident is the incident the report belongs to, when there is one.
+	Incident *Incident `json:"incident,omitempty"`
+	Host     string    `json:"host"`
+	Unit     string    `json:"unit"`
 
 	InvocationID string `json:"invocation_id"`
 	// Result is systemd's service result: exit-code, signal, core-dump,
@@ -157,7 +200,17 @@ func (r *Report) What() string {
 // It never holds CR or LF, so it is safe in a mail header.
 func (r *Report) Subject() string {
 	var s string
+	opening := ""
+	if r.Incident != nil {
+		opening = r.Incident.Subject
+	}
 	switch {
+	case r.Event == EventResolved:
+		s = "[RESOLVED] " + firstNonEmpty(opening, fmt.Sprintf("%s: %s is back", r.Host, r.Unit))
+	case r.Event == EventReminder:
+		s = "[STILL DOWN] " + firstNonEmpty(opening, fmt.Sprintf("%s: %s is still down", r.Host, r.Unit))
+	case r.Event == EventUpdate && opening != "":
+		s = "[UPDATE] " + opening
 	case r.Test:
 		s = fmt.Sprintf("[TEST] %s: odoo-notify test report for %s", r.Host, r.Unit)
 	case r.Exception != nil && r.Exception.Type != "":
@@ -170,4 +223,18 @@ func (r *Report) Subject() string {
 		s = fmt.Sprintf("%s: %s failed (%s)", r.Host, r.Unit, r.What())
 	}
 	return Truncate(OneLine(s), 200)
+}
+
+func firstNonEmpty(s ...string) string {
+	for _, v := range s {
+		if v != "" {
+			return v
+		}
+	}
+	return ""
+}
+
+// IsFollowUp says the report follows an incident's opening report.
+func (r *Report) IsFollowUp() bool {
+	return r.Event == EventUpdate || r.Event == EventResolved || r.Event == EventReminder
 }

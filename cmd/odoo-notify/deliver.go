@@ -75,6 +75,8 @@ func heldWhy(v gate.Verdict) string {
 		return "the same failure was reported within [limits] dedup_window; it is counted and the next report says so"
 	case gate.Limited:
 		return "the unit had [limits] max_reports within [limits] per; it is counted and the next report says so"
+	case gate.Silenced:
+		return "the unit is silenced (odoo-notify silence): the failure is counted, and if the unit still fails when the silence ends its incident opens then"
 	}
 	return v.String()
 }
@@ -103,6 +105,7 @@ func (a *app) sender(channels []notifiers.Channel) *outbox.Sender {
 		Rates:      rates,
 		Limits:     gate.Limits{DedupWindow: c.Limits.DedupWindow.Duration, MaxReports: c.Limits.MaxReports, Per: c.Limits.Per.Duration},
 		MaxAge:     c.Outbox.MaxAge.Duration,
+		Policy:     outbox.Policy{StableAfter: c.Incidents.StableAfter.Duration, RemindEvery: c.Incidents.RemindEvery.Duration},
 		Host:       a.hostname(),
 		Log:        a.log,
 		Now:        a.now,

@@ -3,7 +3,10 @@ package main
 import (
 	"context"
 	"fmt"
+	"time"
 
+	"github.com/odoo-notify/odoo-notify/incident"
+	"github.com/odoo-notify/odoo-notify/journal"
 	"github.com/odoo-notify/odoo-notify/notifiers"
 	"github.com/odoo-notify/odoo-notify/outbox"
 )
@@ -36,15 +39,18 @@ func runFlush(ctx context.Context, a *app, args []string) error {
 		return withCode(exitUnavailable, fmt.Errorf("flush: %w: check that the state folder exists and is writable (--state-dir, StateDirectory=)", s.StoreErr))
 	}
 	recorded := a.reportRecordedRuns(ctx, s.Store, channels, jf)
-	o := s.Flush(ctx)
+	o := s.Flush(ctx, a.unitActivity(jf))
 	if o.Degraded != nil {
 		return withCode(exitTempFail, fmt.Errorf("flush: %w", o.Degraded))
 	}
 	if recorded > 0 {
 		fmt.Fprintf(a.stdout, "reported %d failed run(s) the hook recorded\n", recorded)
 	}
+	if o.Resolved+o.Reminders+o.Opened > 0 {
+		fmt.Fprintf(a.stdout, "incidents: %d resolved, %d reminded, %d opened after a silence\n", o.Resolved, o.Reminders, o.Opened)
+	}
 	fmt.Fprintf(a.stdout, "delivered %d, digests %d, waiting %d, refused %d, dropped %d\n", o.Redelivered, o.Digests, o.Waiting, o.Refused, o.Dropped)
-	a.log.Info("flush", "delivered", o.Redelivered, "digests", o.Digests, "waiting", o.Waiting, "refused", o.Refused, "dropped", o.Dropped)
+	a.log.Info("flush", "delivered", o.Redelivered, "digests", o.Digests, "waiting", o.Waiting, "refused", o.Refused, "dropped", o.Dropped, "resolved", o.Resolved, "reminders", o.Reminders)
 	switch {
 	case broken != nil && o.Waiting == 0:
 		return broken
@@ -75,4 +81,30 @@ func (a *app) reportRecordedRuns(ctx context.Context, st *outbox.Store, channels
 	}
 	a.failed = nil
 	return n
+}
+
+// unitActivity tells what systemd says of a unit now: over D-Bus, or from
+// an offline journal's systemd messages as of its end.
+func (a *app) unitActivity(jf journalFlags) func(context.Context, string) (incident.Unit, error) {
+	return func(ctx context.Context, unit string) (incident.Unit, error) {
+		var act journal.Activity
+		if jf.offline() {
+			j, err := jf.open()
+			if err != nil {
+				return incident.Unit{}, err
+			}
+			defer j.Close()
+			events, err := j.Events(unit, time.Time{}, 500)
+			if err != nil {
+				return incident.Unit{}, err
+			}
+			act = journal.ActivityFromEvents(unit, events)
+		} else {
+			var err error
+			if act, err = journal.ActivityFromDBus(ctx, unit); err != nil {
+				return incident.Unit{}, err
+			}
+		}
+		return incident.Unit{Active: act.Active(), State: act.ActiveState + "/" + act.SubState, Since: act.Since, InvocationID: act.InvocationID}, nil
+	}
 }

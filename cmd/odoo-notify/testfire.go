@@ -51,6 +51,7 @@ func (a *app) testReport() *report.Report {
 	now := a.now()
 	return &report.Report{
 		Test:         true,
+		Event:        report.EventTest,
 		Host:         a.hostname(),
 		Unit:         "odoo-notify-test.service",
 		InvocationID: "00000000000000000000000000000000",

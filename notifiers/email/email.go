@@ -188,6 +188,12 @@ func (n *Notifier) message(r *report.Report) (*mail.Msg, error) {
 	}
 	m.Subject(report.ValidUTF8(report.OneLine(r.Subject())))
 	m.SetMessageIDWithValue(MessageID(r.ID))
+	if in := r.Incident; in != nil && in.ThreadID != "" && r.IsFollowUp() {
+		// A follow-up replies to the opening mail: one conversation.
+		opening := "<" + MessageID(in.ThreadID) + ">"
+		m.SetGenHeader(mail.HeaderInReplyTo, opening)
+		m.SetGenHeader(mail.HeaderReferences, opening)
+	}
 	m.SetDateWithValue(n.now())
 	m.SetUserAgent("odoo-notify")
 	// RFC 3834: keep vacation responders from answering a crash report.

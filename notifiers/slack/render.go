@@ -49,6 +49,7 @@ func Render(r *report.Report) slack.WebhookMessage {
 	if r.Test {
 		add(":information_source: *This is a test* sent by `odoo-notify test`: nothing failed.")
 	}
+	add(incidentLine(r))
 	add(esc(r.Summary))
 	if e := r.Exception; e != nil && e.Type != "" {
 		s := "*" + esc(e.Type) + "*"
@@ -91,7 +92,7 @@ func Render(r *report.Report) slack.WebhookMessage {
 	add(strings.Join(notes, "\n"))
 
 	shown, code := logExcerpt(r.Lines)
-	if !r.Test || len(r.Lines) > 0 || r.LinesProblem != "" {
+	if (!r.Test || len(r.Lines) > 0 || r.LinesProblem != "") && r.HasLines() {
 		add(logHeading(r, shown))
 	}
 	for _, c := range code {
@@ -102,6 +103,25 @@ func Render(r *report.Report) slack.WebhookMessage {
 		Text:   esc(subject),
 		Blocks: &slack.Blocks{BlockSet: blocks},
 	}
+}
+
+// incidentLine names the incident a follow-up belongs to, so a channel
+// that cannot thread still reads as one story.
+func incidentLine(r *report.Report) string {
+	in := r.Incident
+	if in == nil {
+		return ""
+	}
+	opened := in.Opened.UTC().Format("2006-01-02 15:04 MST")
+	switch r.Event {
+	case report.EventUpdate:
+		return fmt.Sprintf(":repeat: *Update* of incident `%s`, open since %s: %d failure(s)", esc(in.ID), opened, in.Failures)
+	case report.EventResolved:
+		return fmt.Sprintf(":white_check_mark: *Resolved:* incident `%s`, opened %s", esc(in.ID), opened)
+	case report.EventReminder:
+		return fmt.Sprintf(":hourglass: *Still down:* incident `%s`, open since %s: %d failure(s)", esc(in.ID), opened, in.Failures)
+	}
+	return fmt.Sprintf(":rotating_light: Opens incident `%s`", esc(in.ID))
 }
 
 // logHeading names the excerpt and says what is missing from it.
