@@ -151,3 +151,20 @@ func activityFromProperties(unit string, props map[string]any) (Activity, error)
 	}
 	return a, nil
 }
+
+// TimerNext says when systemd next fires timer (NextElapseUSecRealtime);
+// zero when it is not scheduled.
+func TimerNext(ctx context.Context, timer string) (time.Time, error) {
+	ctx, cancel := context.WithTimeout(ctx, DBusTimeout)
+	defer cancel()
+	conn, err := dbus.NewSystemConnectionContext(ctx)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("journal: read %s: connect to the system bus: %w", timer, err)
+	}
+	defer conn.Close()
+	p, err := conn.GetUnitTypePropertyContext(ctx, timer, "Timer", "NextElapseUSecRealtime")
+	if err != nil {
+		return time.Time{}, fmt.Errorf("journal: read %s: %w", timer, err)
+	}
+	return usecTime(p.Value.Value()), nil
+}

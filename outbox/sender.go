@@ -599,6 +599,9 @@ func (s *Sender) recordOne(ctx context.Context, it *item) bool {
 	}
 	applyResult(d, it.res, s.now())
 	s.markOpening(e, it)
+	if it.res.OK() {
+		s.Store.noteDelivered(e, d, d.Delivered)
+	}
 	if err := s.Store.putEntry(e); err != nil {
 		s.log().Warn("outbox: a delivery could not be recorded yet; the end of the run tries again", "unit", e.Report.Unit, "channel", it.ch.String(), "error", err)
 		return false
@@ -711,6 +714,9 @@ func (s *Sender) record(ctx context.Context, items []*item, claims map[string]*c
 			}
 			applyResult(d, it.res, now)
 			s.markOpening(e, it)
+			if it.res.OK() {
+				s.Store.noteDelivered(e, d, d.Delivered)
+			}
 		}
 		if e.Done() {
 			if err := s.Store.removeEntry(id); err != nil {

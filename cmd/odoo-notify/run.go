@@ -71,10 +71,20 @@ Usage:
                                send a test report through every channel (or one)
   odoo-notify preview UNIT [--format text|json]
                                build the report dispatch would send; send nothing
-  odoo-notify flush            redeliver what waits in the outbox, and report the
-                               failed runs the hook recorded that no handler reported
+  odoo-notify flush            redeliver what waits in the outbox, report the failed
+                               runs the hook recorded that no handler reported, and
+                               send the recovery notice of each unit that is back
   odoo-notify hook UNIT        record UNIT's failed run and start the handler
                                (what ExecStopPost= runs; a clean stop does nothing)
+  odoo-notify status [UNIT] [--format text|json]
+                               each wired unit: its state, open incident, silence,
+                               what waits in the outbox, the last delivery per
+                               channel; exits 1 when an incident is open or a
+                               report waits
+  odoo-notify silence UNIT [--for 30m] [--reason TEXT]
+                               count UNIT's failures without sending them (a deploy)
+  odoo-notify unsilence UNIT   end the silence; report the failures if UNIT is
+                               still down
   odoo-notify check-config     validate the config file and print it, secrets hidden
   odoo-notify enable UNIT      make UNIT report its failures (a drop-in with OnFailure=)
   odoo-notify disable UNIT     remove that drop-in
@@ -83,7 +93,7 @@ Usage:
 Every command takes --config FILE (default /etc/odoo-notify/config.toml)
 and --state-dir DIR (the outbox and dedup state; default $STATE_DIRECTORY,
 else /var/lib/odoo-notify).
-dispatch, preview, test and flush take --journal-file FILE (repeatable) and
+dispatch, preview, test, flush, status and unsilence take --journal-file FILE (repeatable) and
 --journal-dir DIR to read an offline journal instead of the system's;
 dispatch and preview take --odoo-log FILE to read Odoo's own log file too.
 `
@@ -131,6 +141,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return runFlush(ctx, a, rest)
 	case "hook":
 		return runHook(ctx, a, rest)
+	case "status":
+		return runStatus(ctx, a, rest)
+	case "silence":
+		return runSilence(ctx, a, rest)
+	case "unsilence":
+		return runUnsilence(ctx, a, rest)
 	case "check-config":
 		return runCheckConfig(ctx, a, rest)
 	case "enable":
