@@ -252,4 +252,3 @@ func enabledUnits(root string) []string {
 	}
 	return out
 }
-
