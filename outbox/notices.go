@@ -16,7 +16,7 @@ const clock = "15:04:05"
 // running since 10:32:05, after 3 failures in 7 min (db-unreachable x3)".
 func (s *Sender) recoveryReport(in *incident.Incident, u incident.Unit) *report.Report {
 	summary := fmt.Sprintf("%s: %s is back: running since %s, after %d failure(s) in %s (%s)",
-		s.Host, in.Unit, u.Since.Local().Format(clock), in.Failures, incident.Span(u.Since.Sub(in.Opened)), in.CauseText())
+		s.Host, in.Unit, u.Since.Local().Format(clock), in.Failures, incident.Span(later(u.Since, in.LastFailure).Sub(in.Opened)), in.CauseText())
 	return &report.Report{
 		Host:         s.Host,
 		Unit:         in.Unit,
@@ -69,4 +69,11 @@ func (s *Sender) silenceReport(in *incident.Incident, e incident.Ended, u incide
 		LinesProblem: "failures during a silence: see the journal for their log lines (odoo-notify history " + in.Unit + ", journalctl -u " + in.Unit + ")",
 		Created:      now,
 	}
+}
+
+func later(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
 }

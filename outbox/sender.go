@@ -132,10 +132,11 @@ func (s *Sender) Dispatch(ctx context.Context, rep *report.Report, bypass bool) 
 // CauseOf is how a failure is counted in its incident: the analysed cause,
 // else what systemd saw ("exit-code (status 1)").
 func CauseOf(rep *report.Report) string {
-	if rep.Cause != "" && rep.Cause != "unknown" {
-		return rep.Cause
+	switch rep.Cause {
+	case "", "unknown", rep.Result, "exit-code", "signal", "core-dump":
+		return gate.FailureOf(rep).Label()
 	}
-	return gate.FailureOf(rep).Label()
+	return rep.Cause
 }
 
 // failedAt is when rep's run ended: systemd's exit time, else when the

@@ -23,6 +23,10 @@ const MaxJSONLineBytes = 16 << 10
 func (r *Report) JSON() ([]byte, error) {
 	type wire struct {
 		Schema string `json:"schema"`
+		// Subject is the mail subject (an update's is its opening's);
+		// Title says what this report is about.
+		Subject string `json:"subject"`
+		Title   string `json:"title"`
 		*Report
 	}
 	out := *r
@@ -37,7 +41,7 @@ func (r *Report) JSON() ([]byte, error) {
 		l.Message = Truncate(l.Message, MaxJSONLineBytes)
 		out.Lines[i] = l
 	}
-	b, err := json.Marshal(wire{Schema: Schema, Report: &out})
+	b, err := json.Marshal(wire{Schema: Schema, Subject: out.Subject(), Title: out.Title(), Report: &out})
 	if err != nil {
 		return nil, fmt.Errorf("report: encode json: %w", err)
 	}
@@ -121,6 +125,9 @@ func FormatLine(l Line) string {
 func (r *Report) Text() string {
 	var b strings.Builder
 	b.WriteString(r.Subject() + "\n\n")
+	if t := r.Title(); t != r.Subject() {
+		b.WriteString("This failure: " + strings.TrimPrefix(t, "[UPDATE] ") + "\n\n")
+	}
 	if r.Test {
 		b.WriteString("This is a test sent by `odoo-notify test`: nothing failed.\n\n")
 	}
@@ -195,7 +202,7 @@ var htmlTmpl = template.Must(template.New("report").Funcs(template.FuncMap{
 }).Parse(`<!DOCTYPE html>
 <html><head><meta charset="utf-8"><title>{{valid .R.Subject}}</title></head>
 <body style="font-family: sans-serif">
-<h2 style="margin-bottom:4px">{{valid .R.Subject}}</h2>
+<h2 style="margin-bottom:4px">{{valid .R.Subject}}</h2>{{if ne .R.Title .R.Subject}}<p><strong>This failure: {{valid .R.Title}}</strong></p>{{end}}
 {{if .R.Test}}<p><strong>This is a test sent by <code>odoo-notify test</code>: nothing failed.</strong></p>{{end}}
 {{if .R.Summary}}<p>{{valid .R.Summary}}</p>{{end}}
 {{with .R.Exception}}<p><strong>{{valid .Type}}</strong>{{if .Message}}: {{valid .Message}}{{end}}{{if .Frame}}<br><small>at {{valid .Frame}}</small>{{end}}</p>{{end}}

@@ -197,8 +197,25 @@ func (r *Report) What() string {
 
 // Subject is the one-line title: "erp1: odoo.service failed (signal KILL)",
 // or, when the exception is known, "erp1: odoo.service crashed: Type: message".
-// It never holds CR or LF, so it is safe in a mail header.
+// An incident's follow-up repeats the opening report's subject with a state
+// prefix ("[UPDATE] ", "[RESOLVED] ", "[STILL DOWN] "), so that a mail
+// client shows one conversation; Title says what this one is about. It never
+// holds CR or LF, so it is safe in a mail header.
 func (r *Report) Subject() string {
+	opening := ""
+	if r.Incident != nil {
+		opening = r.Incident.Subject
+	}
+	if r.Event == EventUpdate && opening != "" {
+		return Truncate(OneLine("[UPDATE] "+opening), 200)
+	}
+	return r.Title()
+}
+
+// Title is the report's own one-line title: a follow-up's state prefix and
+// what it is about ("[UPDATE] erp1: odoo.service failed (signal KILL)"). It
+// is the Subject but for an update, whose Subject is the opening's.
+func (r *Report) Title() string {
 	var s string
 	opening := ""
 	if r.Incident != nil {
@@ -209,8 +226,6 @@ func (r *Report) Subject() string {
 		s = "[RESOLVED] " + firstNonEmpty(opening, fmt.Sprintf("%s: %s is back", r.Host, r.Unit))
 	case r.Event == EventReminder:
 		s = "[STILL DOWN] " + firstNonEmpty(opening, fmt.Sprintf("%s: %s is still down", r.Host, r.Unit))
-	case r.Event == EventUpdate && opening != "":
-		s = "[UPDATE] " + opening
 	case r.Test:
 		s = fmt.Sprintf("[TEST] %s: odoo-notify test report for %s", r.Host, r.Unit)
 	case r.Exception != nil && r.Exception.Type != "":
@@ -221,6 +236,9 @@ func (r *Report) Subject() string {
 		s = fmt.Sprintf("%s: %s crashed: %s", r.Host, r.Unit, e)
 	default:
 		s = fmt.Sprintf("%s: %s failed (%s)", r.Host, r.Unit, r.What())
+	}
+	if r.Event == EventUpdate && opening != "" {
+		s = "[UPDATE] " + s
 	}
 	return Truncate(OneLine(s), 200)
 }

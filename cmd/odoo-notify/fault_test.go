@@ -104,6 +104,10 @@ func newHook(t testing.TB, slack bool) *hook {
 			w.WriteHeader(http.StatusTooManyRequests)
 			io.WriteString(w, "rate_limited")
 			return
+		case "400":
+			w.WriteHeader(http.StatusBadRequest)
+			io.WriteString(w, "bad request")
+			return
 		case "500":
 			w.WriteHeader(http.StatusInternalServerError)
 			io.WriteString(w, "server_error")

@@ -36,7 +36,7 @@ const (
 // @channel or break out of its code block, and every block stays within
 // Slack's limits, saying so where something was cut.
 func Render(r *report.Report) slack.WebhookMessage {
-	subject := report.ValidUTF8(r.Subject())
+	subject := report.ValidUTF8(r.Title())
 	blocks := []slack.Block{
 		slack.NewHeaderBlock(slack.NewTextBlockObject(slack.PlainTextType, report.TruncateRunes(subject, MaxHeader), false, false)),
 	}

@@ -173,6 +173,10 @@ timeout = "30s"
 dedup_window = "1s"
 max_reports = 100
 
+[incidents]
+# A unit back for 3 s is back: the restarted crash waits for its recovery.
+stable_after = "3s"
+
 [[email]]
 name = "ops-mail"
 host = "127.0.0.1"
@@ -454,11 +458,21 @@ func (w *world) expectReport(t *testing.T, run handlerRun, wt want) report.Repor
 	if len(mail.To) != 1 || mail.To[0].Address != "ops@example.com" {
 		t.Errorf("mail to %v, want ops@example.com", mail.To)
 	}
-	if !strings.HasPrefix(mail.Subject, hostname+": odoo.service ") || mail.Subject != rep.Subject() {
-		t.Errorf("mail subject %q, want %q", mail.Subject, rep.Subject())
+	// The first failure opens an incident; the next ones are its updates,
+	// whose mail subject is the opening's with [UPDATE], so a mail client
+	// shows one conversation, and whose text says this failure.
+	if rep.Incident == nil || (rep.Event != "firing" && rep.Event != "update") {
+		t.Errorf("report event %q, incident %+v: want firing or update of an incident", rep.Event, rep.Incident)
 	}
-	if wt.what != "" && !strings.Contains(mail.Subject, "("+wt.what+")") {
-		t.Errorf("mail subject %q does not say %q", mail.Subject, wt.what)
+	title := strings.TrimPrefix(rep.Title(), "[UPDATE] ")
+	if !strings.HasPrefix(title, hostname+": odoo.service ") || mail.Subject != rep.Subject() {
+		t.Errorf("mail subject %q, want %q (title %q)", mail.Subject, rep.Subject(), title)
+	}
+	if wt.what != "" && !strings.Contains(title, "("+wt.what+")") {
+		t.Errorf("report title %q does not say %q", title, wt.what)
+	}
+	if rep.Event == "update" && (!strings.HasPrefix(mail.Subject, "[UPDATE] ") || !strings.Contains(mail.Text, "This failure: "+title)) {
+		t.Errorf("an update's mail: subject %q, and its text does not say \"This failure: %s\"", mail.Subject, title)
 	}
 	for _, s := range []string{own, rep.InvocationID} {
 		if !strings.Contains(mail.Text, s) {
@@ -612,10 +626,55 @@ func restartedCrash(t *testing.T, w *world) {
 	if left, _ := m.exitStatus("ls -A /var/lib/odoo-notify/failed"); strings.TrimSpace(left) != "" {
 		t.Errorf("the hook's record stays after the handler reported the run: %s", left)
 	}
+	// Back and stable for stable_after (3 s): the flush timer (every 30 s)
+	// sends one recovery notice, within stable_after + 60 s.
+	w.expectRecovery(t, 63*time.Second)
+	m.sh("systemctl start odoo-notify-flush.service")
+	w.expectNothing(t)
+	if out, code := m.exitStatus("odoo-notify status odoo.service"); code != 0 || !strings.Contains(out, "no open incident") {
+		t.Errorf("status after the recovery (exit %d):\n%s", code, out)
+	}
 	m.sh("systemctl stop odoo.service")
 	time.Sleep(2 * time.Second)
 	w.expectNothing(t)
 	m.sh("odoo-notify enable odoo.service --restart")
+}
+
+// expectRecovery waits for one recovery notice on every channel.
+func (w *world) expectRecovery(t *testing.T, within time.Duration) {
+	t.Helper()
+	var slack, hook []request
+	var mails []testenv.Received
+	deadline := time.Now().Add(within)
+	for time.Now().Before(deadline) && (len(slack) == 0 || len(hook) == 0 || len(mails) == 0) {
+		time.Sleep(time.Second)
+		slack, hook = append(slack, w.slack.take()...), append(hook, w.hook.take()...)
+		var list struct{ Messages []testenv.Received }
+		w.mail.Get(t, "/api/v1/messages", &list)
+		mails = list.Messages
+	}
+	defer w.deleteMail(t)
+	if len(mails) != 1 || len(slack) != 1 || len(hook) != 1 {
+		t.Fatalf("within %s of the restart: %d mails, %d Slack posts, %d webhook posts, want one recovery notice each\n%s", within, len(mails), len(slack), len(hook),
+			w.m.sh("journalctl -q --no-pager -o cat -u odoo-notify-flush.service -n 20"))
+	}
+	var rep report.Report
+	if err := json.Unmarshal([]byte(hook[0].Body), &rep); err != nil {
+		t.Fatalf("webhook body: %v\n%s", err, hook[0].Body)
+	}
+	if rep.Event != "resolved" || rep.Incident == nil || rep.Incident.State != "resolved" || rep.Incident.Failures < 2 {
+		t.Errorf("webhook got event %q incident %+v, want a resolved incident of several failures", rep.Event, rep.Incident)
+	}
+	if !strings.Contains(rep.Summary, hostname+": odoo.service is back: running since ") {
+		t.Errorf("recovery summary %q", rep.Summary)
+	}
+	if !strings.HasPrefix(mails[0].Subject, "[RESOLVED] "+hostname+": odoo.service ") {
+		t.Errorf("recovery mail subject %q", mails[0].Subject)
+	}
+	if !strings.Contains(slack[0].Body, "Resolved") || !strings.Contains(slack[0].Body, rep.Incident.ID) {
+		t.Errorf("Slack's recovery does not name the incident:\n%s", slack[0].Body)
+	}
+	t.Logf("the recovery notice: %s\n%s", mails[0].Subject, rep.Summary)
 }
 
 // outboxEmpty: every report was delivered, so flush has nothing to do.
