@@ -10,6 +10,7 @@ import (
 	"os/user"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -139,16 +140,25 @@ func runEnable(ctx context.Context, a *app, args []string) error {
 	f := newFlags(a, "enable")
 	var o enableOptions
 	f.BoolVar(&o.restart, "restart", false, "restart the unit after a crash, at most 5 times in 5 minutes")
-	f.BoolVar(&o.hook, "hook", false, "add ExecStopPost= that records every failed run, restarted ones too, before the handler starts")
+	f.BoolVar(&o.hook, "hook", true, "add ExecStopPost= that records every failed run, restarted ones too, before the handler starts (the default for a service)")
+	noHook := f.Bool("no-hook", false, "leave ExecStopPost= out: only OnFailure= reports, which on systemd < 255 misses the crashes Restart= restarts")
+	refresh := f.Bool("refresh", false, "rewrite every drop-in enable wrote with the options it records, adding the hook (what a package upgrade runs); takes no unit")
 	f.StringVar(&o.memoryMax, "memory-max", "", "MemoryMax=: kill the unit above this `size` (4G, 80%)")
 	f.StringVar(&o.memoryHigh, "memory-high", "", "MemoryHigh=: throttle the unit above this `size`")
 	f.StringVar(&o.oomScoreAdjust, "oom-score-adjust", "", "OOMScoreAdjust=: -1000 (never kill) to 1000")
 	f.StringVar(&o.group, "group", "", "the handler also runs with this `group` to read the unit's log file (default: the unit's group; none: no group)")
+	if slices.Contains(args, "--refresh") || slices.Contains(args, "-refresh") {
+		return refreshDropIns(ctx, a, f, args)
+	}
 	unit, root, err := parseUnitArgs(f, "enable", args)
 	if err != nil {
 		return err
 	}
 	o.unit = unit
+	// ExecStopPost= is a service's: any other unit reports through
+	// OnFailure= alone.
+	o.hook = o.hook && !*noHook && strings.HasSuffix(unit, ".service")
+	_ = refresh
 	if err := o.validate(); err != nil {
 		return err
 	}
@@ -262,8 +272,8 @@ func (o enableOptions) command() string {
 	if o.restart {
 		c += " --restart"
 	}
-	if o.hook {
-		c += " --hook"
+	if !o.hook && strings.HasSuffix(o.unit, ".service") {
+		c += " --no-hook"
 	}
 	if o.memoryMax != "" {
 		c += " --memory-max " + o.memoryMax
@@ -275,6 +285,59 @@ func (o enableOptions) command() string {
 		c += " --oom-score-adjust " + o.oomScoreAdjust
 	}
 	return c
+}
+
+// refreshDropIns rewrites every drop-in enable wrote, from the enable
+// command recorded in it: what an upgrade runs, so that drop-ins of an
+// older version get what this one writes (the hook, unless --no-hook was
+// given).
+func refreshDropIns(ctx context.Context, a *app, f *flags, args []string) error {
+	var root string
+	f.StringVar(&root, "root", "/", "rewrite under this `dir` and do not reload systemd")
+	pos, err := f.parse(args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 0 {
+		return usageErr("enable --refresh: takes no unit (it rewrites every drop-in enable wrote)")
+	}
+	var errs []error
+	for _, unit := range enabledUnits(root) {
+		b, err := os.ReadFile(filepath.Join(root, systemUnitDir, unit+".d", dropInName))
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		rec, ok := recordedArgs(b, unit)
+		if !ok {
+			a.log.Warn("enable --refresh: the drop-in records no enable command: left as it is", "unit", unit)
+			continue
+		}
+		if err := runEnable(ctx, a, append(rec, "--root", root)); err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", unit, err))
+		}
+	}
+	if len(errs) > 0 {
+		return withCode(exitFailure, fmt.Errorf("enable --refresh: %w", errors.Join(errs...)))
+	}
+	return nil
+}
+
+// recordedArgs reads the "# odoo-notify enable UNIT ..." line dropIn writes
+// and returns its arguments.
+func recordedArgs(dropIn []byte, unit string) ([]string, bool) {
+	for _, l := range strings.Split(string(dropIn), "\n") {
+		rest, ok := strings.CutPrefix(l, "# odoo-notify enable ")
+		if !ok {
+			continue
+		}
+		args := strings.Fields(rest)
+		if len(args) == 0 || args[0] != unit {
+			return nil, false
+		}
+		return args, true
+	}
+	return nil, false
 }
 
 // validate checks the values systemd would otherwise reject at reload, where

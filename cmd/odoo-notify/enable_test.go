@@ -30,19 +30,28 @@ func TestEnableWritesDropIn(t *testing.T) {
 		want string
 	}{
 		{
-			name: "only OnFailure",
+			name: "OnFailure and the hook, by default",
 			args: []string{"odoo.service"},
 			path: "etc/systemd/system/odoo.service.d/odoo-notify.conf",
 			want: "# Written by odoo-notify enable; `odoo-notify disable odoo.service` removes it.\n" +
 				"# odoo-notify enable odoo.service\n" +
+				"[Unit]\nOnFailure=odoo-notify@%n.service\n\n" +
+				"[Service]\nExecStopPost=+-/usr/bin/odoo-notify hook %n\n",
+		},
+		{
+			name: "only OnFailure",
+			args: []string{"odoo.service", "--no-hook"},
+			path: "etc/systemd/system/odoo.service.d/odoo-notify.conf",
+			want: "# Written by odoo-notify enable; `odoo-notify disable odoo.service` removes it.\n" +
+				"# odoo-notify enable odoo.service --no-hook\n" +
 				"[Unit]\nOnFailure=odoo-notify@%n.service\n",
 		},
 		{
 			name: "a name without suffix is a service",
-			args: []string{"odoo"},
+			args: []string{"odoo", "--no-hook"},
 			path: "etc/systemd/system/odoo.service.d/odoo-notify.conf",
 			want: "# Written by odoo-notify enable; `odoo-notify disable odoo.service` removes it.\n" +
-				"# odoo-notify enable odoo.service\n" +
+				"# odoo-notify enable odoo.service --no-hook\n" +
 				"[Unit]\nOnFailure=odoo-notify@%n.service\n",
 		},
 		{
@@ -52,14 +61,14 @@ func TestEnableWritesDropIn(t *testing.T) {
 			want: "# Written by odoo-notify enable; `odoo-notify disable odoo.service` removes it.\n" +
 				"# odoo-notify enable odoo.service --restart\n" +
 				"[Unit]\nOnFailure=odoo-notify@%n.service\nStartLimitBurst=5\nStartLimitIntervalSec=300\n\n" +
-				"[Service]\nRestart=on-failure\nRestartSec=5\n",
+				"[Service]\nExecStopPost=+-/usr/bin/odoo-notify hook %n\nRestart=on-failure\nRestartSec=5\n",
 		},
 		{
-			name: "the hook that records every failed run",
+			name: "--hook, kept from older versions, is the default",
 			args: []string{"--hook", "odoo.service"},
 			path: "etc/systemd/system/odoo.service.d/odoo-notify.conf",
 			want: "# Written by odoo-notify enable; `odoo-notify disable odoo.service` removes it.\n" +
-				"# odoo-notify enable odoo.service --hook\n" +
+				"# odoo-notify enable odoo.service\n" +
 				"[Unit]\nOnFailure=odoo-notify@%n.service\n\n" +
 				"[Service]\nExecStopPost=+-/usr/bin/odoo-notify hook %n\n",
 		},
@@ -70,7 +79,7 @@ func TestEnableWritesDropIn(t *testing.T) {
 			want: "# Written by odoo-notify enable; `odoo-notify disable odoo-prod.service` removes it.\n" +
 				"# odoo-notify enable odoo-prod.service --memory-max 4G --memory-high 3.5G --oom-score-adjust -500\n" +
 				"[Unit]\nOnFailure=odoo-notify@%n.service\n\n" +
-				"[Service]\nMemoryHigh=3.5G\nMemoryMax=4G\nOOMScoreAdjust=-500\n",
+				"[Service]\nExecStopPost=+-/usr/bin/odoo-notify hook %n\nMemoryHigh=3.5G\nMemoryMax=4G\nOOMScoreAdjust=-500\n",
 		},
 		{
 			name: "template: every instance",
@@ -79,7 +88,7 @@ func TestEnableWritesDropIn(t *testing.T) {
 			want: "# Written by odoo-notify enable; `odoo-notify disable odoo@.service` removes it.\n" +
 				"# odoo-notify enable odoo@.service --memory-max 80%\n" +
 				"[Unit]\nOnFailure=odoo-notify@%n.service\n\n" +
-				"[Service]\nMemoryMax=80%\n",
+				"[Service]\nExecStopPost=+-/usr/bin/odoo-notify hook %n\nMemoryMax=80%\n",
 		},
 		{
 			name: "a timer",
@@ -314,5 +323,52 @@ func TestEnableWriteError(t *testing.T) {
 	}
 	if want := "enable: open " + filepath.Join(root, "etc/systemd/system/odoo.service.d/odoo-notify.conf") + ": not a directory"; !strings.HasPrefix(errs, want) {
 		t.Errorf("stderr %q, want it to start with %q", errs, want)
+	}
+}
+
+// A package upgrade runs enable --refresh: drop-ins an older version wrote,
+// without the hook, get it, with the options they record; one written with
+// --no-hook stays without.
+func TestEnableRefreshAddsTheHookToOlderDropIns(t *testing.T) {
+	root := t.TempDir()
+	old := "# Written by odoo-notify enable; `odoo-notify disable odoo.service` removes it.\n" +
+		"# odoo-notify enable odoo.service --restart\n" +
+		"[Unit]\nOnFailure=odoo-notify@%n.service\nStartLimitBurst=5\nStartLimitIntervalSec=300\n\n" +
+		"[Service]\nRestart=on-failure\nRestartSec=5\n"
+	write := func(unit, text string) string {
+		p := filepath.Join(root, "etc/systemd/system", unit+".d", "odoo-notify.conf")
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	odoo := write("odoo.service", old)
+	if _, errs, code := runCLI(t, "enable", "--root", root, "worker.service", "--no-hook"); code != 0 {
+		t.Fatal(errs)
+	}
+	mine := write("nginx.service", "[Service]\nRestart=always\n") // not enable's
+	out, errs, code := runCLI(t, "enable", "--refresh", "--root", root)
+	if code != 0 {
+		t.Fatalf("enable --refresh: exit %d\n%s", code, errs)
+	}
+	b, _ := os.ReadFile(odoo)
+	if !strings.Contains(string(b), "ExecStopPost=+-/usr/bin/odoo-notify hook %n\nRestart=on-failure\n") || !strings.Contains(string(b), "StartLimitBurst=5") {
+		t.Errorf("odoo.service's drop-in after --refresh:\n%s", b)
+	}
+	w, _ := os.ReadFile(filepath.Join(root, "etc/systemd/system/worker.service.d/odoo-notify.conf"))
+	if strings.Contains(string(w), "ExecStopPost") {
+		t.Errorf("--refresh added the hook to a unit enabled with --no-hook:\n%s", w)
+	}
+	if n, _ := os.ReadFile(mine); string(n) != "[Service]\nRestart=always\n" {
+		t.Errorf("--refresh changed a drop-in enable did not write:\n%s", n)
+	}
+	if !strings.Contains(out, "wrote "+odoo) || !strings.Contains(out, "worker.service is already enabled") {
+		t.Errorf("enable --refresh printed:\n%s", out)
+	}
+	if _, _, code := runCLI(t, "enable", "--refresh", "--root", root, "odoo.service"); code != 64 {
+		t.Errorf("enable --refresh UNIT: exit %d, want 64", code)
 	}
 }

@@ -360,6 +360,7 @@ func crash(t *testing.T, w *world, mode string, timeout time.Duration) handlerRu
 			}
 			run.handlerInvocation = id
 			run.journal = j
+			settle(m)
 			return run
 		}
 		if time.Now().After(deadline) {
@@ -368,6 +369,21 @@ func crash(t *testing.T, w *world, mode string, timeout time.Duration) handlerRu
 				m.sh("journalctl -q --no-pager -n 40 -o short-precise"))
 		}
 		time.Sleep(250 * time.Millisecond)
+	}
+}
+
+// settle waits until no handler run is queued or running: the hook and
+// OnFailure= may both start the handler for one crash, and the second run
+// (which finds the run reported and sends nothing) must not be taken for
+// the next crash's.
+func settle(m *machine) {
+	for i := 0; i < 40; i++ {
+		time.Sleep(250 * time.Millisecond)
+		jobs := m.sh("systemctl list-jobs --no-legend 2>/dev/null | grep -c odoo-notify@ || true")
+		state := m.props(handler, "ActiveState")["ActiveState"]
+		if strings.TrimSpace(jobs) == "0" && state != "activating" && state != "active" {
+			return
+		}
 	}
 }
 
@@ -471,7 +487,7 @@ func (w *world) expectReport(t *testing.T, run handlerRun, wt want) report.Repor
 	if wt.what != "" && !strings.Contains(title, "("+wt.what+")") {
 		t.Errorf("report title %q does not say %q", title, wt.what)
 	}
-	if rep.Event == "update" && (!strings.HasPrefix(mail.Subject, "[UPDATE] ") || !strings.Contains(mail.Text, "This failure: "+title)) {
+	if rep.Event == "update" && (!strings.HasPrefix(mail.Subject, "[UPDATE] ") || (rep.Title() != rep.Subject() && !strings.Contains(mail.Text, "This failure: "+title))) {
 		t.Errorf("an update's mail: subject %q, and its text does not say \"This failure: %s\"", mail.Subject, title)
 	}
 	for _, s := range []string{own, rep.InvocationID} {
@@ -524,6 +540,9 @@ func upgrade(t *testing.T, w *world, version string) {
 	m := w.m
 	m.sh("echo '# the admin was here' >> /etc/odoo-notify/config.toml")
 	before := m.sh("sha256sum /etc/odoo-notify/config.toml")
+	// A drop-in as the version before the hook wrote it.
+	m.sh(`printf '%s\n' '# Written by odoo-notify enable; ` + "`odoo-notify disable odoo.service`" + ` removes it.' \
+		'# odoo-notify enable odoo.service' '[Unit]' 'OnFailure=odoo-notify@%n.service' > /etc/systemd/system/odoo.service.d/odoo-notify.conf && systemctl daemon-reload`)
 	out := m.sh("apt-get install -y --no-install-recommends " + w.debs[version] + " 2>&1")
 	if !strings.Contains(out, "Unpacking odoo-notify ("+version+") over (") {
 		t.Errorf("apt-get did not upgrade to %s:\n%s", version, out)
@@ -538,54 +557,81 @@ func upgrade(t *testing.T, w *world, version string) {
 	if got := m.sh("systemctl show -p OnFailure odoo.service"); got != "OnFailure="+handler+"\n" {
 		t.Errorf("after the upgrade odoo.service has %q", got)
 	}
+	if got := m.sh("systemctl show -p ExecStopPost odoo.service"); !strings.Contains(got, "/usr/bin/odoo-notify") || !strings.Contains(got, "hook") {
+		t.Errorf("the upgrade did not add the hook to the older drop-in: %q\n%s", got, m.sh("cat /etc/systemd/system/odoo.service.d/odoo-notify.conf"))
+	}
 	// Still delivering.
 	run := crash(t, w, "traceback", 60*time.Second)
 	w.expectReport(t, run, want{result: "exit-code", exitCode: "exited", exitStatus: "1", exception: "psycopg2.OperationalError"})
 }
 
 // crashLoop: with the restart policy most Odoo servers want, systemd 252
-// restarts the crashes and starts the handler once, at the start limit.
+// restarts the crashes and starts OnFailure= once, at the start limit. The
+// hook reports every run of the loop as an update of the open incident, and
+// the start limit's OnFailure= run adds no second report of the last one.
 func crashLoop(t *testing.T, w *world) {
 	m := w.m
 	out := m.sh("odoo-notify enable odoo.service --restart")
-	if !strings.Contains(out, "Restart=on-failure\n") || !strings.Contains(out, "StartLimitBurst=5\n") {
+	if !strings.Contains(out, "Restart=on-failure\n") || !strings.Contains(out, "StartLimitBurst=5\n") || !strings.Contains(out, "ExecStopPost=+-/usr/bin/odoo-notify hook %n\n") {
 		t.Errorf("enable --restart printed:\n%s", out)
 	}
 	if got := m.props("odoo.service", "Restart", "StartLimitBurst"); got["Restart"] != "on-failure" || got["StartLimitBurst"] != "5" {
 		t.Errorf("after enable --restart odoo.service has %v", got)
 	}
-	run := crash(t, w, "traceback", 120*time.Second)
-	// systemd 252 keeps the last run's result (exit-code) when it gives up;
-	// what says it gave up is NRestarts and its "Start request repeated too
-	// quickly" line.
-	rep := w.expectReport(t, run, want{result: "exit-code", exitCode: "exited", exitStatus: "1", exception: "psycopg2.OperationalError",
-		lines: []string{"odoo.service: Start request repeated too quickly."}})
-	if n := m.props("odoo.service", "NRestarts")["NRestarts"]; n != "5" {
-		t.Errorf("odoo.service NRestarts=%s, want 5 (StartLimitBurst=5)", n)
+	marker := fmt.Sprintf("loop-%d", time.Now().UnixNano())
+	m.sh(fmt.Sprintf(`printf 'STANDIN_MODE=traceback\nSTANDIN_RUN=%s\n' > /etc/odoo-standin.env &&
+		systemctl reset-failed odoo.service; systemctl start --no-block odoo.service`, marker))
+	for deadline := time.Now().Add(120 * time.Second); ; time.Sleep(500 * time.Millisecond) {
+		p := m.props("odoo.service", "ActiveState", "NRestarts")
+		if p["ActiveState"] == "failed" && p["NRestarts"] == "5" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the loop did not reach the start limit: %v\n%s", p, m.sh("journalctl -q --no-pager -n 30 -o short-precise"))
+		}
 	}
-	if rep.NRestarts != 5 {
-		t.Errorf("report n_restarts=%d, want 5 (systemd restarted it 5 times, then gave up)", rep.NRestarts)
-	}
-	// The loop's 5 runs, each its own invocation; the report lists each
-	// crash once.
-	ids := regexp.MustCompile(`\(stand-in run `+regexp.QuoteMeta(run.marker)+`, invocation ([0-9a-f]{32})\)`).
+	settle(m)
+	time.Sleep(time.Second)
+	settle(m)
+
+	ids := regexp.MustCompile(`\(stand-in run `+regexp.QuoteMeta(marker)+`, invocation ([0-9a-f]{32})\)`).
 		FindAllStringSubmatch(m.sh("journalctl -q --no-pager -o cat -u odoo.service"), -1)
 	if len(ids) != 5 {
 		t.Fatalf("the stand-in ran %d times in the loop, want 5", len(ids))
 	}
-	if last := ids[len(ids)-1][1]; rep.InvocationID != last {
-		t.Errorf("report invocation_id %s, want the loop's last run %s", rep.InvocationID, last)
+	hook, slack := w.hook.take(), w.slack.take()
+	var list struct{ Messages []testenv.Received }
+	w.mail.Get(t, "/api/v1/messages", &list)
+	defer w.deleteMail(t)
+	if len(hook) != 5 || len(slack) != 5 || len(list.Messages) != 5 {
+		t.Fatalf("the loop of 5 runs gave %d webhook posts, %d Slack posts, %d mails: want one report per run on each",
+			len(hook), len(slack), len(list.Messages))
+	}
+	seen := map[string]int{}
+	failures := 0
+	for _, h := range hook {
+		var rep report.Report
+		if err := json.Unmarshal([]byte(h.Body), &rep); err != nil {
+			t.Fatalf("webhook body: %v", err)
+		}
+		seen[rep.InvocationID]++
+		if rep.Event != "update" || rep.Incident == nil || rep.Incident.Failures <= failures {
+			t.Errorf("run %s: event %q incident %+v, want an update counting one more failure", rep.InvocationID, rep.Event, rep.Incident)
+		} else {
+			failures = rep.Incident.Failures
+		}
+		if rep.Exception == nil || rep.Exception.Type != "psycopg2.OperationalError" {
+			t.Errorf("run %s: exception %+v", rep.InvocationID, rep.Exception)
+		}
 	}
 	for _, id := range ids {
-		var found []report.Crash
-		for _, c := range rep.Crashes {
-			if c.InvocationID == id[1] {
-				found = append(found, c)
-			}
+		if seen[id[1]] != 1 {
+			t.Errorf("run %s of the loop was reported %d times, want once", id[1], seen[id[1]])
 		}
-		if len(found) != 1 || found[0].Result != "exit-code" || found[0].ExitCode != "exited" || found[0].ExitStatus != "1" {
-			t.Errorf("report lists run %s of the loop as %+v, want once as exit-code (exited 1)", id[1], found)
-		}
+	}
+	st, _ := m.exitStatus("odoo-notify status odoo.service")
+	if !strings.Contains(st, "odoo.service: failed/failed") || !strings.Contains(st, "incident ") {
+		t.Errorf("status after the start limit stopped the loop:\n%s", st)
 	}
 	time.Sleep(2 * time.Second)
 	w.expectNothing(t)
@@ -596,9 +642,9 @@ func crashLoop(t *testing.T, w *world) {
 // same, and a clean stop reports nothing.
 func restartedCrash(t *testing.T, w *world) {
 	m := w.m
-	out := m.sh("odoo-notify enable odoo.service --restart --hook")
-	if !strings.Contains(out, "ExecStopPost=+-/usr/bin/odoo-notify hook %n\n") {
-		t.Fatalf("enable --hook printed:\n%s", out)
+	out := m.sh("odoo-notify enable odoo.service --restart")
+	if !strings.Contains(out, "ExecStopPost=+-/usr/bin/odoo-notify hook %n\n") && !strings.Contains(out, "already enabled") {
+		t.Fatalf("enable printed:\n%s", out)
 	}
 	if p := m.props("odoo.service", "Restart", "ExecStopPost"); p["Restart"] != "on-failure" || !strings.Contains(p["ExecStopPost"], "odoo-notify") {
 		t.Errorf("after enable --restart --hook odoo.service has %v", p)
@@ -750,6 +796,13 @@ func removeAndPurge(t *testing.T, w *world) {
 			t.Errorf("after remove, %s: %q, want %q", c.script, got, c.want)
 		}
 	}
+	// The drop-in stays until purge; its hook, with the binary gone, must
+	// neither fail the unit nor hold up its stop and start.
+	m.sh("printf 'STANDIN_MODE=serve\n' > /etc/odoo-standin.env; systemctl reset-failed odoo.service; systemctl restart odoo.service; sleep 1; systemctl restart odoo.service; sleep 1")
+	if p := m.props("odoo.service", "ActiveState", "Result"); p["ActiveState"] != "active" || p["Result"] != "success" {
+		t.Errorf("with the package removed odoo.service is %v, want active, success", p)
+	}
+	m.sh("systemctl stop odoo.service")
 
 	m.sh("apt-get purge -y odoo-notify 2>&1")
 	left := m.sh(`find / -xdev \( -path /proc -o -path /sys -o -path /var/log/journal -o -path /root/pkgs \) -prune -o -name '*odoo-notify*' -print`)
