@@ -148,11 +148,11 @@ func TestCutAtLimit(t *testing.T) {
 
 func TestTextLen(t *testing.T) {
 	for in, want := range map[string]int{
-		"<b>ab</b>":      2,
-		"a &lt; b":       5,
-		"😀":              2,
+		"<b>ab</b>":       2,
+		"a &lt; b":        5,
+		"😀":               2,
 		"<pre>x\ny</pre>": 3,
-		"& alone":        7,
+		"& alone":         7,
 	} {
 		if got := textLen(in); got != want {
 			t.Errorf("textLen(%q) = %d, want %d", in, got, want)
