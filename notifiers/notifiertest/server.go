@@ -3,6 +3,7 @@ package notifiertest
 import (
 	"context"
 	"crypto/tls"
+	"errors"
 	"fmt"
 	"io"
 	stdlog "log"
@@ -132,6 +133,45 @@ func NoLeaks(t *testing.T, kind string, build func(base string) notifiers.Notifi
 			}
 			for _, s := range secrets {
 				NoSecret(t, s, err.Error(), log.String(), fmt.Sprintf("%v %+v", n, n))
+			}
+		})
+	}
+}
+
+// Case is one answer of a service and what the channel must make of it.
+type Case struct {
+	Name      string
+	Answer    Answer
+	WantRetry bool
+	// WantErr is a part of the error; "" means delivered.
+	WantErr string
+	// WantAfter is the wait a 429 asks for, when it says.
+	WantAfter time.Duration
+}
+
+// Answers runs each case against a fake service that answers it once, and
+// checks the retry decision, the error and the one POST to path.
+func Answers(t *testing.T, ok Answer, path string, build func(*Server) notifiers.Notifier, cases []Case) {
+	t.Helper()
+	for _, tt := range cases {
+		t.Run(tt.Name, func(t *testing.T) {
+			s := NewServer(t, ok, tt.Answer)
+			retry, err := build(s).Notify(context.Background(), Report())
+			if retry != tt.WantRetry {
+				t.Errorf("retry = %v, want %v (err: %v)", retry, tt.WantRetry, err)
+			}
+			switch {
+			case tt.WantErr == "" && err != nil:
+				t.Fatalf("Notify() = %v, want delivered", err)
+			case tt.WantErr != "" && (err == nil || !strings.Contains(err.Error(), tt.WantErr)):
+				t.Fatalf("Notify() = %v, want an error containing %q", err, tt.WantErr)
+			}
+			var ra *notifiers.RetryAfterError
+			if tt.WantAfter > 0 && (!errors.As(err, &ra) || ra.After != tt.WantAfter) {
+				t.Errorf("retry after: got %v, want %v", ra, tt.WantAfter)
+			}
+			if got := s.Requests(); len(got) != 1 || got[0].Method != http.MethodPost || got[0].Path != path {
+				t.Fatalf("the service got %+v, want one POST %s", got, path)
 			}
 		})
 	}
