@@ -22,8 +22,11 @@ const maxPieceRunes = 600
 // Message is what a chat channel shows of a report, as plain text; every
 // string still has to be escaped for the service.
 type Message struct {
-	// Title is the report's subject line.
+	// Title is the report's own title: "[RESOLVED] erp1: ..." for an
+	// incident's recovery notice.
 	Title string
+	// Event is the report's incident event (report.EventFiring, ...).
+	Event string
 	// Paragraphs come between the title and the facts: the test notice,
 	// the summary, the exception, the hints.
 	Paragraphs []string
@@ -39,7 +42,7 @@ type Message struct {
 
 // New takes from r what a chat message shows.
 func New(r *report.Report) Message {
-	m := Message{Title: report.ValidUTF8(r.Subject())}
+	m := Message{Title: report.ValidUTF8(r.Title()), Event: r.Event}
 	add := func(dst *[]string, s string) {
 		if s = strings.TrimSpace(report.ValidUTF8(s)); s != "" {
 			*dst = append(*dst, report.TruncateRunes(s, maxPieceRunes))
@@ -48,6 +51,7 @@ func New(r *report.Report) Message {
 	if r.Test {
 		add(&m.Paragraphs, "This is a test sent by `odoo-notify test`: nothing failed.")
 	}
+	add(&m.Paragraphs, incidentLine(r))
 	add(&m.Paragraphs, r.Summary)
 	if e := r.Exception; e != nil && e.Type != "" {
 		s := e.Type
@@ -77,7 +81,7 @@ func New(r *report.Report) Message {
 	for _, p := range r.Problems {
 		add(&m.After, "Note: "+p)
 	}
-	if !r.Test || len(r.Lines) > 0 || r.LinesProblem != "" {
+	if (!r.Test || len(r.Lines) > 0 || r.LinesProblem != "") && r.HasLines() {
 		of := "the failed run"
 		if r.InvocationID == "" {
 			of = "the unit"
@@ -97,6 +101,25 @@ func New(r *report.Report) Message {
 		m.Lines = append(m.Lines, report.FormatLine(l))
 	}
 	return m
+}
+
+// incidentLine names the incident a report belongs to, so that a channel
+// that cannot thread still reads as one story.
+func incidentLine(r *report.Report) string {
+	in := r.Incident
+	if in == nil {
+		return ""
+	}
+	opened := in.Opened.UTC().Format("2006-01-02 15:04 MST")
+	switch r.Event {
+	case report.EventUpdate:
+		return fmt.Sprintf("Update of incident %s, open since %s: %d failure(s)", in.ID, opened, in.Failures)
+	case report.EventResolved:
+		return fmt.Sprintf("Resolved: incident %s, opened %s", in.ID, opened)
+	case report.EventReminder:
+		return fmt.Sprintf("Still down: incident %s, open since %s: %d failure(s)", in.ID, opened, in.Failures)
+	}
+	return "Opens incident " + in.ID
 }
 
 // Markup is how one service formats a message.

@@ -3,6 +3,7 @@ package chat
 import (
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/odoo-notify/odoo-notify/report"
 )
@@ -64,5 +65,23 @@ func TestRenderDropsPartsLast(t *testing.T) {
 	}
 	if !strings.Contains(got, strings.Repeat("s", 500)) || strings.Contains(got, strings.Repeat("e", 300)) {
 		t.Errorf("the summary should stay and the last note go:\n%s", got)
+	}
+}
+
+// TestRenderIncident: a recovery notice says which incident it ends and
+// shows no empty log excerpt.
+func TestRenderIncident(t *testing.T) {
+	plain := Markup{Service: "X", Text: func(s string) string { return s }, Code: func(s string) string { return s }, Block: func(s string) string { return s }, Len: Runes, Unit: "characters"}
+	opened := time.Date(2026, 3, 14, 9, 26, 0, 0, time.UTC)
+	r := &report.Report{Host: "erp1", Unit: "odoo.service", Event: report.EventResolved, Summary: "odoo.service is running again.",
+		Incident: &report.Incident{ID: "inc-42", Opened: opened, Failures: 3, State: "resolved", Subject: "erp1: odoo.service failed (signal KILL)"}}
+	got := plain.Render(New(r), 2000)
+	for _, want := range []string{"[RESOLVED] erp1: odoo.service failed (signal KILL)", "Resolved: incident inc-42, opened 2026-03-14 09:26 UTC"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("lacks %q:\n%s", want, got)
+		}
+	}
+	if strings.Contains(got, "log lines") {
+		t.Errorf("a recovery notice shows a log heading:\n%s", got)
 	}
 }

@@ -92,13 +92,18 @@ type answer struct {
 // Notify publishes r. It returns retry=true for answers that may go away
 // (429, 5xx, network errors).
 func (n *Notifier) Notify(ctx context.Context, r *report.Report) (retry bool, err error) {
-	body, err := json.Marshal(publish{
+	p := publish{
 		Topic:    n.topic,
-		Title:    report.Truncate(report.ValidUTF8(r.Subject()), maxTitle),
+		Title:    report.Truncate(report.ValidUTF8(r.Title()), maxTitle),
 		Message:  Render(r),
 		Priority: n.priority,
 		Tags:     n.tags,
-	})
+	}
+	if r.Event == report.EventResolved {
+		// Good news need not wake anyone.
+		p.Priority, p.Tags = config.NtfyPriorities["default"], []string{"white_check_mark"}
+	}
+	body, err := json.Marshal(p)
 	if err != nil {
 		return false, fmt.Errorf("ntfy: encode message: %w", err)
 	}

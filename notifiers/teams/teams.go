@@ -100,6 +100,12 @@ func card(m chat.Message, lines []string, k, drop int) Card {
 		return c
 	}
 	color := "Attention"
+	switch m.Event {
+	case report.EventTest:
+		color = "Accent"
+	case report.EventResolved:
+		color = "Good"
+	}
 	if strings.HasPrefix(m.Title, "[TEST]") {
 		color = "Accent"
 	}

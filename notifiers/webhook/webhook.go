@@ -148,8 +148,9 @@ func (n *Notifier) body(r *report.Report) ([]byte, error) {
 	return b.Bytes(), nil
 }
 
-// Parse reads a body template. Its data is the *report.Report (.Subject,
-// .Text, .Summary, .Host, .Unit, .Lines, ...), and these helpers escape:
+// Parse reads a body template. Its data is the *report.Report (.Title, .Subject,
+// .Text, .Summary, .Host, .Unit, .Event, .Incident, .Lines, ...), and these
+// helpers escape:
 //
 //	json V         V as JSON: a quoted, escaped string, a number, an object
 //	truncate N S   S cut to N bytes on a character boundary, marked as cut
