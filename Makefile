@@ -1,21 +1,36 @@
 # odoo-notify: `make demo` crashes a stand-in Odoo under a real systemd and
 # shows what each channel received; `make test` runs every test; `make deb`
-# builds the Debian package. demo and test install what is missing first
-# (scripts/deps).
+# builds the Debian package (ARCH=arm64 cross-builds it for arm64). demo and
+# test install what is missing first (scripts/deps).
 
 VERSION    ?= $(shell packaging/version.sh)
 MAINTAINER ?= odoo-notify maintainers <maintainers@odoo-notify.org>
 DIST       ?= dist
 NFPM       ?= go run github.com/goreleaser/nfpm/v2/cmd/nfpm@v2.45.2
 
+# The Debian architecture of the package: amd64 (built natively) or arm64
+# (cross-built with cgo: Debian's gcc-aarch64-linux-gnu and multiarch
+# libsystemd-dev:arm64, both installed by scripts/deps).
+ARCH ?= amd64
+ifeq ($(ARCH),amd64)
 STAGE ?= $(DIST)/stage
+CROSS :=
+GOENV := GOOS=linux GOARCH=amd64
+else ifeq ($(ARCH),arm64)
+STAGE ?= $(DIST)/stage-arm64
+CROSS := aarch64-linux-gnu-
+GOENV := GOOS=linux GOARCH=arm64 CC=aarch64-linux-gnu-gcc
+else
+$(error ARCH must be amd64 or arm64, not $(ARCH))
+endif
 # Every file in the .deb gets the last commit's time, so two builds of one
 # commit give the same package.
 SOURCE_DATE_EPOCH ?= $(shell git log -1 --format=%ct 2>/dev/null || date +%s)
-DEB   := $(DIST)/odoo-notify_$(VERSION)_amd64.deb
+DEB   := $(DIST)/odoo-notify_$(VERSION)_$(ARCH).deb
 
-# sdjournal needs cgo; PIE, full RELRO, no build paths, version stamped.
-GOBUILD := CGO_ENABLED=1 go build -trimpath -buildmode=pie \
+# sdjournal needs cgo; PIE, full RELRO, no build paths, version stamped;
+# the same flags for every architecture.
+GOBUILD := $(GOENV) CGO_ENABLED=1 go build -trimpath -buildmode=pie \
 	-ldflags "-s -w -linkmode=external -extldflags '-Wl,-z,relro,-z,now' -X main.version=$(VERSION)"
 
 .PHONY: deps test build deb lint-deb e2e demo clean FORCE
@@ -34,7 +49,7 @@ build: $(STAGE)/odoo-notify
 $(STAGE)/odoo-notify: FORCE
 	@mkdir -p $(STAGE)
 	$(GOBUILD) -o $@ ./cmd/odoo-notify
-	objcopy --remove-section=.comment $@
+	$(CROSS)objcopy --remove-section=.comment $@
 
 deb: $(DEB)
 
@@ -43,9 +58,9 @@ $(DEB): $(STAGE)/odoo-notify packaging/nfpm.yaml packaging/man/odoo-notify.1 pac
 	sed -e 's/@VERSION@/$(VERSION)/' -e 's/@MAINTAINER@/$(MAINTAINER)/' \
 		-e "s/@DATE@/$$(date -R -d @$(SOURCE_DATE_EPOCH))/" \
 		packaging/doc/changelog | gzip -9n > $(STAGE)/changelog.gz
-	sed 's|@STAGE@|$(abspath $(STAGE))|' packaging/nfpm.yaml > $(STAGE)/nfpm.yaml
+	sed -e 's|@STAGE@|$(abspath $(STAGE))|' -e 's|@ARCH@|$(ARCH)|' packaging/nfpm.yaml > $(STAGE)/nfpm.yaml
 	VERSION='$(VERSION)' MAINTAINER='$(MAINTAINER)' SOURCE_DATE_EPOCH=$(SOURCE_DATE_EPOCH) \
-	LIBC_VERSION=$$(objdump -T $(STAGE)/odoo-notify | grep -o 'GLIBC_[0-9.]*' | sed 's/GLIBC_//' | sort -V | tail -n 1) \
+	LIBC_VERSION=$$($(CROSS)objdump -T $(STAGE)/odoo-notify | grep -o 'GLIBC_[0-9.]*' | sed 's/GLIBC_//' | sort -V | tail -n 1) \
 		$(NFPM) pkg --config $(STAGE)/nfpm.yaml --packager deb --target $@
 	@echo "built $@"
 

@@ -72,8 +72,15 @@ type Config struct {
 	Email   []Email   `toml:"email"`
 	Slack   []Slack   `toml:"slack"`
 	Webhook []Webhook `toml:"webhook"`
-	Outbox  Outbox    `toml:"outbox"`
-	Limits  Limits    `toml:"limits"`
+	// Chat services, one typed section each.
+	Telegram   []Telegram   `toml:"telegram"`
+	Teams      []Teams      `toml:"teams"`
+	Ntfy       []Ntfy       `toml:"ntfy"`
+	Discord    []Discord    `toml:"discord"`
+	Mattermost []Mattermost `toml:"mattermost"`
+	GoogleChat []GoogleChat `toml:"googlechat"`
+	Outbox     Outbox       `toml:"outbox"`
+	Limits     Limits       `toml:"limits"`
 	// Incidents says when an incident is over.
 	Incidents Incidents `toml:"incidents"`
 	// Units holds per-unit settings, keyed by unit name ("odoo.service").
@@ -134,11 +141,107 @@ type Webhook struct {
 	Headers map[string]Secret `toml:"headers"`
 	// Secret, when set, signs the body the Standard Webhooks way; it is
 	// written as "whsec_<base64>".
-	Secret     Secret   `toml:"secret"`
-	SecretFile string   `toml:"secret_file"`
-	Timeout    Duration `toml:"timeout"`
-	Rate       float64  `toml:"rate"`
-	Burst      int      `toml:"burst"`
+	Secret     Secret `toml:"secret"`
+	SecretFile string `toml:"secret_file"`
+	// Template, when set, is a Go text/template that writes the body
+	// instead of the report's JSON; its data is the report, and its
+	// helpers escape for JSON (README, "Webhook templates").
+	Template string `toml:"template"`
+	// ContentType is the body's Content-Type; default application/json,
+	// and a JSON body must then be valid JSON.
+	ContentType string   `toml:"content_type"`
+	Timeout     Duration `toml:"timeout"`
+	Rate        float64  `toml:"rate"`
+	Burst       int      `toml:"burst"`
+}
+
+// Telegram is one [[telegram]] channel: a bot's sendMessage to one chat.
+type Telegram struct {
+	Name string `toml:"name"`
+	// BotToken is the token @BotFather gave ("123456:ABC-..."); it is a
+	// part of every request's URL.
+	BotToken     Secret `toml:"bot_token"`
+	BotTokenFile string `toml:"bot_token_file"`
+	// ChatID is the chat's numeric id ("-1001234567890") or a public
+	// channel's "@name".
+	ChatID string `toml:"chat_id"`
+	// MessageThreadID sends into one topic of a forum supergroup.
+	MessageThreadID int `toml:"message_thread_id"`
+	// APIURL is the Bot API server; default https://api.telegram.org (a
+	// local Bot API server, a proxy, tests).
+	APIURL  string   `toml:"api_url"`
+	Timeout Duration `toml:"timeout"`
+	Rate    float64  `toml:"rate"`
+	Burst   int      `toml:"burst"`
+}
+
+// Teams is one [[teams]] channel: a Microsoft Teams Workflows webhook
+// ("Post to a channel when a webhook request is received") that receives
+// an Adaptive Card. The URL carries its signature: it is the secret.
+type Teams struct {
+	Name           string   `toml:"name"`
+	WebhookURL     Secret   `toml:"webhook_url"`
+	WebhookURLFile string   `toml:"webhook_url_file"`
+	Timeout        Duration `toml:"timeout"`
+	Rate           float64  `toml:"rate"`
+	Burst          int      `toml:"burst"`
+}
+
+// Ntfy is one [[ntfy]] channel: a push to a topic of an ntfy server.
+type Ntfy struct {
+	Name string `toml:"name"`
+	// URL is the server; default https://ntfy.sh.
+	URL   string `toml:"url"`
+	Topic string `toml:"topic"`
+	// Token is an access token ("tk_..."), sent as a bearer token.
+	Token     Secret `toml:"token"`
+	TokenFile string `toml:"token_file"`
+	// Priority is "min", "low", "default", "high" (default) or "urgent",
+	// or 1 to 5.
+	Priority string   `toml:"priority"`
+	Tags     []string `toml:"tags"`
+	Timeout  Duration `toml:"timeout"`
+	Rate     float64  `toml:"rate"`
+	Burst    int      `toml:"burst"`
+}
+
+// Discord is one [[discord]] channel: a Discord webhook. The URL holds the
+// webhook's token: it is the secret.
+type Discord struct {
+	Name           string `toml:"name"`
+	WebhookURL     Secret `toml:"webhook_url"`
+	WebhookURLFile string `toml:"webhook_url_file"`
+	// Username overrides the webhook's name in the channel.
+	Username string   `toml:"username"`
+	Timeout  Duration `toml:"timeout"`
+	Rate     float64  `toml:"rate"`
+	Burst    int      `toml:"burst"`
+}
+
+// Mattermost is one [[mattermost]] channel: an incoming webhook. The URL
+// holds the webhook's key: it is the secret.
+type Mattermost struct {
+	Name           string `toml:"name"`
+	WebhookURL     Secret `toml:"webhook_url"`
+	WebhookURLFile string `toml:"webhook_url_file"`
+	// Channel and Username override the webhook's own, when the webhook
+	// allows it.
+	Channel  string   `toml:"channel"`
+	Username string   `toml:"username"`
+	Timeout  Duration `toml:"timeout"`
+	Rate     float64  `toml:"rate"`
+	Burst    int      `toml:"burst"`
+}
+
+// GoogleChat is one [[googlechat]] channel: a space's incoming webhook. Its
+// URL's key and token are the secret.
+type GoogleChat struct {
+	Name           string   `toml:"name"`
+	WebhookURL     Secret   `toml:"webhook_url"`
+	WebhookURLFile string   `toml:"webhook_url_file"`
+	Timeout        Duration `toml:"timeout"`
+	Rate           float64  `toml:"rate"`
+	Burst          int      `toml:"burst"`
 }
 
 // Outbox holds what could not be delivered yet.

@@ -4,6 +4,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"mime"
 	"net/mail"
 	"net/url"
 	"regexp"
@@ -16,7 +17,25 @@ const (
 	DefaultChannelTimeout = 20 * time.Second
 	DefaultSlackRate      = 1.0
 	DefaultSlackBurst     = 3
+	// Chat services pace a bot or webhook at about one message a second
+	// per chat (Telegram, Google Chat) or a few (Discord, Teams).
+	DefaultChatRate       = 1.0
+	DefaultChatBurst      = 3
+	DefaultTelegramAPIURL = "https://api.telegram.org"
+	DefaultNtfyURL        = "https://ntfy.sh"
+	DefaultNtfyPriority   = "high"
 )
+
+var (
+	telegramChatRE = regexp.MustCompile(`^(-?[0-9]{1,20}|@[A-Za-z][A-Za-z0-9_]{3,31})$`)
+	ntfyTopicRE    = regexp.MustCompile(`^[-_A-Za-z0-9]{1,64}$`)
+)
+
+// NtfyPriorities are the priorities ntfy takes, by name and number.
+var NtfyPriorities = map[string]int{
+	"min": 1, "low": 2, "default": 3, "high": 4, "urgent": 5, "max": 5,
+	"1": 1, "2": 2, "3": 3, "4": 4, "5": 5,
+}
 
 // The range of a channel's rate, in messages per second, when it is not 0.
 const (
@@ -41,6 +60,15 @@ func (c *Config) Validate(credDir string) error {
 			}
 		case required && *s == "":
 			bad(key, "required (or %s_file)", lastPart(key))
+		}
+	}
+	// url is a secret URL: required, one of the two, absolute http(s).
+	urlSecret := func(key string, s *Secret, file string) {
+		secret(key, s, file, true)
+		if *s != "" {
+			if err := checkURL(s.Reveal()); err != nil {
+				bad(key, "%v", err)
+			}
 		}
 	}
 	positive := func(key string, d Duration) {
@@ -187,6 +215,98 @@ func (c *Config) Validate(credDir string) error {
 				bad(key+".headers", "%q is not a header name", h)
 			}
 		}
+		if w.ContentType == "" {
+			w.ContentType = "application/json"
+		} else if _, _, err := mime.ParseMediaType(w.ContentType); err != nil || strings.ContainsAny(w.ContentType, "\r\n") {
+			bad(key+".content_type", "%q is not a media type like \"application/json\"", w.ContentType)
+		}
+		if w.Template == "" && w.ContentType != "application/json" {
+			bad(key+".content_type", "the report's JSON is sent as application/json: set a template to send %s", w.ContentType)
+		}
+	}
+	for i := range c.Telegram {
+		t := &c.Telegram[i]
+		key := fmt.Sprintf("telegram[%d]", i)
+		name(key, &t.Name, "telegram", i)
+		channel(key, &t.Timeout, &t.Rate, &t.Burst, DefaultChatRate, DefaultChatBurst)
+		secret(key+".bot_token", &t.BotToken, t.BotTokenFile, true)
+		if t.BotToken != "" && !strings.Contains(t.BotToken.Reveal(), ":") || strings.ContainsAny(t.BotToken.Reveal(), "/?# \t") {
+			bad(key+".bot_token", "is not a bot token: copy it from @BotFather, like 123456789:AA...")
+		}
+		switch {
+		case t.ChatID == "":
+			bad(key+".chat_id", "required: the chat's id, like \"-1001234567890\", or a channel's \"@name\"")
+		case !telegramChatRE.MatchString(t.ChatID):
+			bad(key+".chat_id", "%q is not a chat id: write the number (\"-1001234567890\") or a channel's \"@name\"", t.ChatID)
+		}
+		if t.MessageThreadID < 0 {
+			bad(key+".message_thread_id", "must not be negative")
+		}
+		if t.APIURL == "" {
+			t.APIURL = DefaultTelegramAPIURL
+		} else if err := checkURL(t.APIURL); err != nil {
+			bad(key+".api_url", "%v", err)
+		}
+	}
+	for i := range c.Teams {
+		t := &c.Teams[i]
+		key := fmt.Sprintf("teams[%d]", i)
+		name(key, &t.Name, "teams", i)
+		channel(key, &t.Timeout, &t.Rate, &t.Burst, DefaultChatRate, DefaultChatBurst)
+		urlSecret(key+".webhook_url", &t.WebhookURL, t.WebhookURLFile)
+	}
+	for i := range c.Ntfy {
+		n := &c.Ntfy[i]
+		key := fmt.Sprintf("ntfy[%d]", i)
+		name(key, &n.Name, "ntfy", i)
+		channel(key, &n.Timeout, &n.Rate, &n.Burst, DefaultChatRate, DefaultChatBurst)
+		if n.URL == "" {
+			n.URL = DefaultNtfyURL
+		} else if err := checkURL(n.URL); err != nil {
+			bad(key+".url", "%v", err)
+		}
+		switch {
+		case n.Topic == "":
+			bad(key+".topic", "required: the topic the phones subscribe to")
+		case !ntfyTopicRE.MatchString(n.Topic):
+			bad(key+".topic", "%q is not a topic: use up to 64 letters, digits, - and _", n.Topic)
+		}
+		secret(key+".token", &n.Token, n.TokenFile, false)
+		if n.Priority == "" {
+			n.Priority = DefaultNtfyPriority
+		}
+		if _, ok := NtfyPriorities[strings.ToLower(n.Priority)]; !ok {
+			bad(key+".priority", "must be \"min\", \"low\", \"default\", \"high\" or \"urgent\" (or 1 to 5), not %q", n.Priority)
+		}
+		for j, tag := range n.Tags {
+			if tag == "" || strings.ContainsAny(tag, ",\r\n") {
+				bad(fmt.Sprintf("%s.tags[%d]", key, j), "%q is not a tag: one word or emoji short code, no comma", tag)
+			}
+		}
+	}
+	for i := range c.Discord {
+		d := &c.Discord[i]
+		key := fmt.Sprintf("discord[%d]", i)
+		name(key, &d.Name, "discord", i)
+		channel(key, &d.Timeout, &d.Rate, &d.Burst, DefaultChatRate, DefaultChatBurst)
+		urlSecret(key+".webhook_url", &d.WebhookURL, d.WebhookURLFile)
+		if n := len([]rune(d.Username)); n > 80 {
+			bad(key+".username", "Discord takes at most 80 characters, not %d", n)
+		}
+	}
+	for i := range c.Mattermost {
+		m := &c.Mattermost[i]
+		key := fmt.Sprintf("mattermost[%d]", i)
+		name(key, &m.Name, "mattermost", i)
+		channel(key, &m.Timeout, &m.Rate, &m.Burst, DefaultChatRate, DefaultChatBurst)
+		urlSecret(key+".webhook_url", &m.WebhookURL, m.WebhookURLFile)
+	}
+	for i := range c.GoogleChat {
+		g := &c.GoogleChat[i]
+		key := fmt.Sprintf("googlechat[%d]", i)
+		name(key, &g.Name, "googlechat", i)
+		channel(key, &g.Timeout, &g.Rate, &g.Burst, DefaultChatRate, DefaultChatBurst)
+		urlSecret(key+".webhook_url", &g.WebhookURL, g.WebhookURLFile)
 	}
 	if len(c.Units) > 0 {
 		for u := range c.Units {
@@ -199,7 +319,10 @@ func (c *Config) Validate(credDir string) error {
 }
 
 // Channels counts the configured channels.
-func (c *Config) Channels() int { return len(c.Email) + len(c.Slack) + len(c.Webhook) }
+func (c *Config) Channels() int {
+	return len(c.Email) + len(c.Slack) + len(c.Webhook) + len(c.Telegram) + len(c.Teams) +
+		len(c.Ntfy) + len(c.Discord) + len(c.Mattermost) + len(c.GoogleChat)
+}
 
 // checkURL wants an absolute http(s) URL; its error never holds the URL.
 func checkURL(raw string) error {
@@ -254,6 +377,37 @@ func (c *Config) HasInlineSecrets() bool {
 	}
 	for _, w := range c.Webhook {
 		if (w.URL != "" && w.URLFile == "") || (w.Secret != "" && w.SecretFile == "") || len(w.Headers) > 0 {
+			return true
+		}
+	}
+	for _, t := range c.Telegram {
+		if t.BotToken != "" && t.BotTokenFile == "" {
+			return true
+		}
+	}
+	for _, n := range c.Ntfy {
+		if n.Token != "" && n.TokenFile == "" {
+			return true
+		}
+	}
+	inline := func(s Secret, file string) bool { return s != "" && file == "" }
+	for _, t := range c.Teams {
+		if inline(t.WebhookURL, t.WebhookURLFile) {
+			return true
+		}
+	}
+	for _, d := range c.Discord {
+		if inline(d.WebhookURL, d.WebhookURLFile) {
+			return true
+		}
+	}
+	for _, m := range c.Mattermost {
+		if inline(m.WebhookURL, m.WebhookURLFile) {
+			return true
+		}
+	}
+	for _, g := range c.GoogleChat {
+		if inline(g.WebhookURL, g.WebhookURLFile) {
 			return true
 		}
 	}

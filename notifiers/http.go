@@ -23,6 +23,10 @@ type StatusError struct {
 	Code int
 	// Body is the start of the response body, cut to one line.
 	Body string
+	// Detail is the response body as read (at most MaxBody bytes), secrets
+	// hidden, for a channel that decodes its service's error answer
+	// (Telegram's description, Discord's retry_after). It is never printed.
+	Detail []byte
 }
 
 func (e *StatusError) Error() string {
@@ -71,7 +75,8 @@ func Classify(resp *http.Response, body []byte, secrets ...string) (retry bool, 
 	if resp.StatusCode >= 200 && resp.StatusCode < 300 {
 		return false, nil
 	}
-	se := &StatusError{Code: resp.StatusCode, Body: oneLine(ScrubText(string(body), secrets...))}
+	scrubbed := ScrubText(string(body), secrets...)
+	se := &StatusError{Code: resp.StatusCode, Body: oneLine(scrubbed), Detail: []byte(scrubbed)}
 	switch {
 	case resp.StatusCode == http.StatusTooManyRequests:
 		return true, &RetryAfterError{After: ParseRetryAfter(resp.Header.Get("Retry-After"), time.Now()), Err: se}

@@ -9,13 +9,20 @@ import (
 
 	"github.com/odoo-notify/odoo-notify/config"
 	"github.com/odoo-notify/odoo-notify/notifiers"
+	"github.com/odoo-notify/odoo-notify/notifiers/discord"
 	"github.com/odoo-notify/odoo-notify/notifiers/email"
+	"github.com/odoo-notify/odoo-notify/notifiers/googlechat"
+	"github.com/odoo-notify/odoo-notify/notifiers/mattermost"
+	"github.com/odoo-notify/odoo-notify/notifiers/ntfy"
 	"github.com/odoo-notify/odoo-notify/notifiers/slack"
+	"github.com/odoo-notify/odoo-notify/notifiers/teams"
+	"github.com/odoo-notify/odoo-notify/notifiers/telegram"
 	"github.com/odoo-notify/odoo-notify/notifiers/webhook"
 )
 
 // buildChannels turns the config's channels into notifiers, in file order:
-// email, then slack, then webhook. only, when set, keeps the one channel of
+// email, slack, webhook, then the chat services in the order of
+// config.Config's fields. only, when set, keeps the one channel of
 // that name. A channel that cannot be built (a ca_file that is not PEM, a
 // header with a line break) is left out and named in the error, a config
 // error; the others are returned all the same, so that one bad option
@@ -42,6 +49,27 @@ func buildChannels(cfg *config.Config, client *http.Client, log *slog.Logger, on
 			continue
 		}
 		chs = append(chs, notifiers.Channel{Kind: "webhook", Name: c.Name, Notifier: n, Timeout: c.Timeout.Duration})
+	}
+	add := func(kind, name string, n notifiers.Notifier, timeout config.Duration) {
+		chs = append(chs, notifiers.Channel{Kind: kind, Name: name, Notifier: n, Timeout: timeout.Duration})
+	}
+	for _, c := range cfg.Telegram {
+		add("telegram", c.Name, telegram.New(c, client), c.Timeout)
+	}
+	for _, c := range cfg.Teams {
+		add("teams", c.Name, teams.New(c, client), c.Timeout)
+	}
+	for _, c := range cfg.Ntfy {
+		add("ntfy", c.Name, ntfy.New(c, client), c.Timeout)
+	}
+	for _, c := range cfg.Discord {
+		add("discord", c.Name, discord.New(c, client), c.Timeout)
+	}
+	for _, c := range cfg.Mattermost {
+		add("mattermost", c.Name, mattermost.New(c, client), c.Timeout)
+	}
+	for _, c := range cfg.GoogleChat {
+		add("googlechat", c.Name, googlechat.New(c, client), c.Timeout)
 	}
 	var broken error
 	if err := errors.Join(errs...); err != nil {

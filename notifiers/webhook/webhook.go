@@ -1,21 +1,26 @@
 // Package webhook posts a crash report's JSON (the versioned contract,
 // report.Schema) to a generic HTTP endpoint, signed the Standard Webhooks way
 // (https://www.standardwebhooks.com) when a secret is configured, so the
-// receiver can tell the report came from this host and was not altered.
+// receiver can tell the report came from this host and was not altered. A
+// template, when configured, writes the body instead, for a service that
+// wants its own shape.
 package webhook
 
 import (
+	"bytes"
 	"context"
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
 	"strconv"
 	"strings"
 	"sync"
+	"text/template"
 	"time"
 
 	"github.com/odoo-notify/odoo-notify/config"
@@ -38,8 +43,12 @@ type Notifier struct {
 	// even when the receiver echoes it back.
 	secrets []string
 	key     []byte
-	client  *http.Client
-	now     func() time.Time
+	tmpl    *template.Template
+	// jsonBody says the body must be valid JSON (Content-Type
+	// application/json).
+	jsonBody bool
+	client   *http.Client
+	now      func() time.Time
 
 	mu     sync.Mutex
 	last   *report.Report
@@ -54,6 +63,19 @@ func New(c config.Webhook, client *http.Client) (*Notifier, error) {
 		return nil, errors.New("webhook: no url: set url or url_file")
 	}
 	n.secrets = notifiers.URLSecrets(c.URL.Reveal())
+	if c.Template != "" {
+		t, err := Parse(c.Template)
+		if err != nil {
+			return nil, fmt.Errorf("webhook: template: %w", err)
+		}
+		n.tmpl = t
+	}
+	ct := c.ContentType
+	if ct == "" {
+		ct = "application/json"
+	}
+	n.headers.Set("Content-Type", ct)
+	n.jsonBody = strings.HasPrefix(ct, "application/json")
 	for k, v := range c.Headers {
 		if strings.ContainsAny(v.Reveal(), "\r\n") {
 			return nil, fmt.Errorf("webhook: header %s: the value holds a line break: write it on one line", k)
@@ -89,7 +111,7 @@ func (n *Notifier) String() string {
 // Notify posts r.JSON(). It returns retry=true for answers that may go away
 // (408, 429, 5xx, network errors); a 429 carries the server's Retry-After.
 func (n *Notifier) Notify(ctx context.Context, r *report.Report) (retry bool, err error) {
-	body, err := r.JSON()
+	body, err := n.body(r)
 	if err != nil {
 		return false, fmt.Errorf("webhook: %w", err)
 	}
@@ -108,6 +130,40 @@ func (n *Notifier) Notify(ctx context.Context, r *report.Report) (retry bool, er
 		return retry, fmt.Errorf("webhook: post: %w", notifiers.Scrub(err, n.secrets...))
 	}
 	return false, nil
+}
+
+// body is the report's JSON, or what the template writes.
+func (n *Notifier) body(r *report.Report) ([]byte, error) {
+	if n.tmpl == nil {
+		return r.JSON()
+	}
+	var b bytes.Buffer
+	if err := n.tmpl.Execute(&b, r); err != nil {
+		return nil, fmt.Errorf("template: %w", err)
+	}
+	if n.jsonBody && !json.Valid(b.Bytes()) {
+		// The body itself is not quoted: it holds log text.
+		return nil, errors.New("template: the body is not valid JSON: write every value with json, like {\"text\": {{json .Subject}}}")
+	}
+	return b.Bytes(), nil
+}
+
+// Parse reads a body template. Its data is the *report.Report (.Title, .Subject,
+// .Text, .Summary, .Host, .Unit, .Event, .Incident, .Lines, ...), and these
+// helpers escape:
+//
+//	json V         V as JSON: a quoted, escaped string, a number, an object
+//	truncate N S   S cut to N bytes on a character boundary, marked as cut
+//	oneline S      S with line breaks and control characters as spaces
+func Parse(text string) (*template.Template, error) {
+	return template.New("body").Option("missingkey=error").Funcs(template.FuncMap{
+		"json": func(v any) (string, error) {
+			b, err := json.Marshal(v)
+			return string(b), err
+		},
+		"truncate": func(n int, s string) string { return report.Truncate(report.ValidUTF8(s), n) },
+		"oneline":  report.OneLine,
+	}).Parse(text)
 }
 
 // messageID is r.ID, or a random id kept for the retries of the same report

@@ -383,6 +383,8 @@ func TestNewRejects(t *testing.T) {
 		{"line break in a header", config.Webhook{URL: "https://h.example/x", Headers: map[string]config.Secret{"Authorization": "Bearer a\r\nX-Evil: 1"}}, "webhook: header Authorization: the value holds a line break"},
 		{"signature header set by hand", config.Webhook{URL: "https://h.example/x", Headers: map[string]config.Secret{"Webhook-Signature": "v1,xyz"}}, "webhook: header Webhook-Signature: set by odoo-notify"},
 		{"secret not base64", config.Webhook{URL: "https://h.example/x", Secret: "whsec_!!!notbase64"}, "webhook: webhook secret: not base64"},
+		{"template that does not parse", config.Webhook{URL: "https://h.example/x", Template: `{"text": {{json .Subject}`}, "webhook: template: template: body:1: "},
+		{"template with an unknown helper", config.Webhook{URL: "https://h.example/x", Template: `{{quote .Subject}}`}, `function "quote" not defined`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -460,6 +462,91 @@ func TestNoSecretLeaks(t *testing.T) {
 			for _, s := range []string{urlKey, token, secret, strings.TrimPrefix(secret, "whsec_")} {
 				notifiertest.NoSecret(t, s, seen...)
 			}
+		})
+	}
+}
+
+// TestTemplate: a template writes the body a service wants, every value
+// escaped for JSON by the json helper, and the body is still signed.
+func TestTemplate(t *testing.T) {
+	const whsec = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+	tests := []struct {
+		name, template, contentType string
+		wantErr                     string
+		check                       func(t *testing.T, body []byte)
+	}{
+		{
+			name:     "rocket.chat",
+			template: `{"text": {{json .Subject}}, "attachments": [{"text": {{json (truncate 100 .Text)}}}], "lines": {{json .Lines}}, "n": {{len .Lines}}}`,
+			check: func(t *testing.T, body []byte) {
+				var m struct {
+					Text        string
+					Attachments []struct{ Text string }
+					Lines       []report.Line
+					N           int
+				}
+				if err := json.Unmarshal(body, &m); err != nil {
+					t.Fatalf("body is not JSON: %v\n%s", err, body)
+				}
+				if m.Text != crashReport().Subject() || m.N != len(crashReport().Lines) || len(m.Lines) != m.N {
+					t.Errorf("body = %+v", m)
+				}
+				if len(m.Attachments[0].Text) > 100 || !strings.HasSuffix(m.Attachments[0].Text, report.CutMark) {
+					t.Errorf("truncate 100 gave %q", m.Attachments[0].Text)
+				}
+			},
+		},
+		{
+			name:     "hostile log text stays inside its string",
+			template: `{"last": {{json (oneline (index .Lines 0).Message)}}}`,
+			check: func(t *testing.T, body []byte) {
+				var m map[string]string
+				if err := json.Unmarshal(body, &m); err != nil || len(m) != 1 {
+					t.Fatalf("body %s: %v", body, err)
+				}
+			},
+		},
+		{
+			name:        "plain text",
+			template:    `{{.Subject}}`,
+			contentType: "text/plain; charset=utf-8",
+			check: func(t *testing.T, body []byte) {
+				if string(body) != crashReport().Subject() {
+					t.Errorf("body = %q", body)
+				}
+			},
+		},
+		{name: "not JSON", template: `{"text": "{{(index .Lines 0).Message}}"}`, wantErr: "webhook: template: the body is not valid JSON: write every value with json"},
+		{name: "missing field", template: `{{json .Nope}}`, wantErr: "webhook: template: "},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			rc := newReceiver(t)
+			n := newNotifier(t, config.Webhook{URL: config.Secret(rc.URL + "/hook"), Template: tt.template, ContentType: tt.contentType, Secret: whsec}, rc.Client())
+			rep := crashReport()
+			rep.Lines[0].Message = `"}, "evil": true, {"` + "\n\u2028</script>"
+			retry, err := n.Notify(context.Background(), rep)
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) || retry {
+					t.Fatalf("Notify() = %v, %v; want a final error with %q", retry, err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			reqs, bodies := rc.requests()
+			ct := tt.contentType
+			if ct == "" {
+				ct = "application/json"
+			}
+			if got := reqs[0].Header.Get("Content-Type"); got != ct {
+				t.Errorf("Content-Type = %q, want %q", got, ct)
+			}
+			if err := verify(whsec, reqs[0].Header, bodies[0], now); err != nil {
+				t.Errorf("signature: %v", err)
+			}
+			tt.check(t, bodies[0])
 		})
 	}
 }
