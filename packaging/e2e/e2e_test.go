@@ -602,7 +602,7 @@ func crashLoop(t *testing.T, w *world) {
 	hook, slack := w.hook.take(), w.slack.take()
 	var list struct{ Messages []testenv.Received }
 	w.mail.Get(t, "/api/v1/messages", &list)
-	defer w.deleteMail(t)
+	w.deleteMail(t)
 	if len(hook) != 5 || len(slack) != 5 || len(list.Messages) != 5 {
 		t.Fatalf("the loop of 5 runs gave %d webhook posts, %d Slack posts, %d mails: want one report per run on each",
 			len(hook), len(slack), len(list.Messages))
