@@ -52,6 +52,13 @@ func runDispatch(ctx context.Context, a *app, args []string) error {
 	}
 	err = a.deliver(ctx, rep, channels, nil)
 	a.forgetRecordedRun(rep, err)
+	// A crash while this handler ran had its start merged into this run by
+	// systemd: its hook's record is here, and is reported now.
+	if st, serr := outbox.Open(outbox.Dir(a.stateDir, a.getenv), a.log); serr == nil {
+		if n := a.reportRecordedRuns(ctx, st, channels, jf, unit); n > 0 {
+			a.log.Info("reported failed runs the hook recorded while this handler ran", "unit", unit, "runs", n)
+		}
+	}
 	if err != nil {
 		return err
 	}

@@ -38,7 +38,7 @@ func runFlush(ctx context.Context, a *app, args []string) error {
 	if s.Store == nil {
 		return withCode(exitUnavailable, fmt.Errorf("flush: %w: check that the state folder exists and is writable (--state-dir, StateDirectory=)", s.StoreErr))
 	}
-	recorded := a.reportRecordedRuns(ctx, s.Store, channels, jf)
+	recorded := a.reportRecordedRuns(ctx, s.Store, channels, jf, "")
 	o := s.Flush(ctx, a.unitActivity(jf))
 	if o.Degraded != nil {
 		return withCode(exitTempFail, fmt.Errorf("flush: %w", o.Degraded))
@@ -66,9 +66,9 @@ func runFlush(ctx context.Context, a *app, args []string) error {
 // hook recorded and no handler reported: a handler killed in its first
 // milliseconds, or one systemd never started. The gate drops a run already
 // reported. It returns how many runs it took up.
-func (a *app) reportRecordedRuns(ctx context.Context, st *outbox.Store, channels []notifiers.Channel, jf journalFlags) int {
+func (a *app) reportRecordedRuns(ctx context.Context, st *outbox.Store, channels []notifiers.Channel, jf journalFlags, unit string) int {
 	n := 0
-	for _, rec := range st.FailedRuns("") {
+	for _, rec := range st.FailedRuns(unit) {
 		a.failed = &rec
 		rep, err := a.buildReport(ctx, rec.Unit, jf)
 		if err != nil {
