@@ -51,7 +51,10 @@ type Input struct {
 	// Unit, Result, ExitCode and ExitStatus come from systemd: Result
 	// "signal", ExitCode "killed", ExitStatus "KILL" (or "3" when exited).
 	Unit, Result, ExitCode, ExitStatus string
-	NRestarts                          int
+	// Program is the base name of the unit's main program (ExecStart=),
+	// "" when unknown: the kernel's OOM lines name processes by it.
+	Program   string
+	NRestarts int
 	// StartLimitHit says systemd stopped restarting the unit after this
 	// run (systemd 252 keeps the run's own Result, exit-code, and says so
 	// only in "Start request repeated too quickly").
