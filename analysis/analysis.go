@@ -78,6 +78,8 @@ type Result struct {
 	Exception *report.Exception
 	Hints     []string
 	Summary   string
+	// Errors are the kinds of error the run logged, fatal or not.
+	Errors []report.LoggedError
 }
 
 // Analyze weighs all the evidence into one cause. It is bounded in time and
@@ -93,7 +95,7 @@ func Analyze(in Input) Result {
 	es := normalize(in.Lines)
 	facts := systemdFacts(es, in.Unit)
 	in = withFacts(in, facts)
-	ev := gather(es, in.Kernel, in.Unit, in.Program)
+	ev := gather(es, in.Lines, in.Kernel, in.Unit, in.Program)
 	ev.facts = facts
 	if facts.oomd != "" && !ev.oom.ours {
 		ev.oom = oomEvidence{ours: true, line: facts.oomd}
@@ -111,7 +113,7 @@ func Analyze(in Input) Result {
 			}
 		}
 		sub := decide(last, ev)
-		res := Result{Cause: CauseStartLimitHit}
+		res := Result{Cause: CauseStartLimitHit, Errors: ev.errors}
 		if sub.withException {
 			res.Exception = ev.exception
 		}
@@ -123,7 +125,7 @@ func Analyze(in Input) Result {
 		return res
 	}
 	d := decide(in, ev)
-	res := Result{Cause: d.cause, Summary: summary(unit, in, d, ev), Hints: hints(d, ev, in, unit)}
+	res := Result{Cause: d.cause, Summary: summary(unit, in, d, ev), Hints: hints(d, ev, in, unit), Errors: ev.errors}
 	if d.withException {
 		res.Exception = ev.exception
 	}
@@ -216,6 +218,7 @@ func Apply(r *report.Report, res Result) {
 	r.Cause = res.Cause
 	r.Exception = res.Exception
 	r.Hints = res.Hints
+	r.Errors = res.Errors
 	if res.Summary != "" {
 		r.Summary = res.Summary
 	}

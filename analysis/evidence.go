@@ -26,8 +26,10 @@ type evidence struct {
 	// partial is a traceback the lines end inside, its exception line
 	// lost; nil when there is none.
 	partial *report.Exception
-	port    string
-	pids    map[int]bool
+	// errors are the kinds of error the run logged.
+	errors []report.LoggedError
+	port   string
+	pids   map[int]bool
 	// n is the number of unfolded lines; fatalStart is where the fatal
 	// traceback starts.
 	n, fatalStart int
@@ -88,7 +90,7 @@ func match(text string) (decision, bool) {
 
 var portRe = regexp.MustCompile(`running on [^\s]*:(\d{2,5})\b`)
 
-func gather(es []entry, kernel []report.Line, unit, program string) evidence {
+func gather(es []entry, lines, kernel []report.Line, unit, program string) evidence {
 	ev := evidence{lines: map[string]decision{}, pids: map[int]bool{}, n: len(es)}
 	skip := make([]bool, len(es))
 	cs := chains(es, tracebacks(es))
@@ -146,6 +148,7 @@ func gather(es []entry, kernel []report.Line, unit, program string) evidence {
 		}
 	}
 	ev.oom = oomOf(kernel, unit, program, ev.pids)
+	ev.errors = loggedErrors(es, lines, cs, fatal)
 	return ev
 }
 

@@ -33,6 +33,10 @@ type entry struct {
 	level  string
 	logger string
 	pid    int
+	// line is the index of the input line the entry came from; stamp is
+	// Odoo's own "2006-01-02 15:04:05" when the record carried one.
+	line  int32
+	stamp string
 }
 
 var (
@@ -59,8 +63,12 @@ var (
 // maxEntries.
 func normalize(lines []report.Line) []entry {
 	out := make([]entry, 0, min(len(lines), maxEntries)+16)
-	for _, l := range lines {
+	for i, l := range lines {
+		n := len(out)
 		out = appendLine(out, l.Message)
+		for k := n; k < len(out); k++ {
+			out[k].line = int32(i)
+		}
 		if len(out) > 2*maxEntries {
 			out = append(out[:0], out[len(out)-maxEntries:]...)
 		}
@@ -310,7 +318,9 @@ func parseEntry(s string) entry {
 // hottest path of the analysis: "2024-05-01 10:00:00,123 1234 ERROR db
 // odoo.x: msg", the time optional because ReadLog moves it to Line.Time.
 func parseRecord(s string) (entry, bool) {
+	stamp := ""
 	if len(s) >= 24 && s[4] == '-' && s[10] == ' ' && s[13] == ':' && s[19] == ',' {
+		stamp = s[:19]
 		i := 20
 		for i < len(s) && s[i] >= '0' && s[i] <= '9' {
 			i++
@@ -326,7 +336,7 @@ func parseRecord(s string) (entry, bool) {
 	}
 	if isLevel(pid) && pid != "?" {
 		// A paste cut before the pid: "ERROR ? odoo.http: ...".
-		return parseLevel(pid, rest, 0)
+		return parseLevel(pid, rest, 0, stamp)
 	}
 	n := 0
 	for i := 0; i < len(pid); i++ {
@@ -339,11 +349,11 @@ func parseRecord(s string) (entry, bool) {
 	if !ok || !isLevel(level) {
 		return entry{}, false
 	}
-	return parseLevel(level, rest, n)
+	return parseLevel(level, rest, n, stamp)
 }
 
 // parseLevel reads "db logger: msg" after the level.
-func parseLevel(level, rest string, pid int) (entry, bool) {
+func parseLevel(level, rest string, pid int, stamp string) (entry, bool) {
 	_, rest, ok := strings.Cut(rest, " ") // the database, "?" when none
 	if !ok {
 		return entry{}, false
@@ -358,7 +368,7 @@ func parseLevel(level, rest string, pid int) (entry, bool) {
 			return entry{}, false
 		}
 	}
-	return entry{text: strings.TrimPrefix(msg, " "), record: true, pid: pid, level: level, logger: logger}, true
+	return entry{text: strings.TrimPrefix(msg, " "), record: true, pid: pid, level: level, logger: logger, stamp: stamp}, true
 }
 
 func isLevel(s string) bool {
