@@ -26,6 +26,10 @@ const (
 	CauseDBUnreachable = "db-unreachable"
 	CausePortInUse     = "port-in-use"
 	CauseConfigError   = "config-error"
+	// CauseUnitSetup is systemd failing to start the program at all (exit
+	// statuses 200-243: 203/EXEC, 217/USER, 200/CHDIR, 226/NAMESPACE):
+	// the unit file is wrong, not the program.
+	CauseUnitSetup = "unit-setup"
 	// CauseWorkerTimeout covers every Odoo worker limit: limit_time_real,
 	// limit_time_cpu and the memory limits.
 	CauseWorkerTimeout = "worker-timeout"
@@ -51,7 +55,10 @@ type Input struct {
 	// Unit, Result, ExitCode and ExitStatus come from systemd: Result
 	// "signal", ExitCode "killed", ExitStatus "KILL" (or "3" when exited).
 	Unit, Result, ExitCode, ExitStatus string
-	NRestarts                          int
+	// Program is the base name of the unit's main program (ExecStart=),
+	// "" when unknown: the kernel's OOM lines name processes by it.
+	Program   string
+	NRestarts int
 	// StartLimitHit says systemd stopped restarting the unit after this
 	// run (systemd 252 keeps the run's own Result, exit-code, and says so
 	// only in "Start request repeated too quickly").
@@ -71,6 +78,8 @@ type Result struct {
 	Exception *report.Exception
 	Hints     []string
 	Summary   string
+	// Errors are the kinds of error the run logged, fatal or not.
+	Errors []report.LoggedError
 }
 
 // Analyze weighs all the evidence into one cause. It is bounded in time and
@@ -84,7 +93,13 @@ func Analyze(in Input) Result {
 		unit = "the unit"
 	}
 	es := normalize(in.Lines)
-	ev := gather(es, in.Kernel, in.Unit)
+	facts := systemdFacts(es, in.Unit)
+	in = withFacts(in, facts)
+	ev := gather(es, in.Lines, in.Kernel, in.Unit, in.Program)
+	ev.facts = facts
+	if facts.oomd != "" && !ev.oom.ours {
+		ev.oom = oomEvidence{ours: true, line: facts.oomd}
+	}
 
 	if in.Result == "start-limit-hit" || in.StartLimitHit {
 		// The start limit is only why systemd stopped restarting; what the
@@ -98,7 +113,7 @@ func Analyze(in Input) Result {
 			}
 		}
 		sub := decide(last, ev)
-		res := Result{Cause: CauseStartLimitHit}
+		res := Result{Cause: CauseStartLimitHit, Errors: ev.errors}
 		if sub.withException {
 			res.Exception = ev.exception
 		}
@@ -110,7 +125,7 @@ func Analyze(in Input) Result {
 		return res
 	}
 	d := decide(in, ev)
-	res := Result{Cause: d.cause, Summary: summary(unit, in, d, ev), Hints: hints(d, ev, in, unit)}
+	res := Result{Cause: d.cause, Summary: summary(unit, in, d, ev), Hints: hints(d, ev, in, unit), Errors: ev.errors}
 	if d.withException {
 		res.Exception = ev.exception
 	}
@@ -141,11 +156,13 @@ const nearEnd = 100
 // for a process that exited, Odoo's own lines say why.
 func decide(in Input, ev evidence) decision {
 	killed := in.ExitCode == "killed" || in.ExitCode == "dumped" || in.Result == "signal" || in.Result == "core-dump"
+	unknown := in.Result == "" && in.ExitCode == "" && in.ExitStatus == ""
 	switch {
 	case in.Result == "oom-kill":
 		return decision{cause: CauseOOMKill, line: ev.oom.line}
-	case ev.oom.ours && (killed || in.ExitStatus == "KILL" || in.ExitStatus == "9") && in.Result != "watchdog" && in.Result != "timeout":
-		// cgroup v1 or OOMPolicy=continue: systemd saw only a SIGKILL.
+	case ev.oom.ours && (killed || in.ExitStatus == "KILL" || in.ExitStatus == "9" || unknown) && in.Result != "watchdog" && in.Result != "timeout":
+		// cgroup v1 or OOMPolicy=continue: systemd saw only a SIGKILL;
+		// or nothing is known of the run but the kernel's kill.
 		return decision{cause: CauseOOMKill, line: ev.oom.line}
 	case in.Result == "watchdog":
 		return decision{cause: CauseWatchdog}
@@ -155,6 +172,10 @@ func decide(in Input, ev evidence) decision {
 		return decision{cause: CauseCoreDump}
 	case in.Result == "signal" || in.ExitCode == "killed":
 		return decision{cause: CauseSignal}
+	}
+	if n, ok := setupStatus(in); ok {
+		// The program never ran: whatever its lines say is older.
+		return decision{cause: CauseUnitSetup, kind: execSteps[n][0], line: fmt.Sprintf("exit status %d/%s", n, execSteps[n][0])}
 	}
 	// The process exited (or nothing is known): Odoo's lines decide.
 	if ev.exception != nil {
@@ -176,6 +197,13 @@ func decide(in Input, ev evidence) decision {
 	if ev.exception != nil {
 		return decision{cause: CauseExceptionExit, withException: true}
 	}
+	if ev.partial != nil && (in.Result == "exit-code" || in.ExitCode == "exited" && in.ExitStatus != "" && in.ExitStatus != "0") {
+		// The paste or the journal ends inside a traceback and the process
+		// exited right after it: an uncaught exception whose last line is
+		// lost.
+		ev.exception = ev.partial
+		return decision{cause: CauseExceptionExit, withException: true, kind: "partial"}
+	}
 	if d, ok := ev.lines[CauseWorkerTimeout]; ok {
 		return d
 	}
@@ -190,6 +218,7 @@ func Apply(r *report.Report, res Result) {
 	r.Cause = res.Cause
 	r.Exception = res.Exception
 	r.Hints = res.Hints
+	r.Errors = res.Errors
 	if res.Summary != "" {
 		r.Summary = res.Summary
 	}
@@ -257,16 +286,32 @@ func summary(unit string, in Input, d decision, ev evidence) string {
 	case CauseWorkerTimeout:
 		s = "An Odoo worker hit a limit: " + d.line
 	case CauseExceptionExit:
-		s = "Odoo stopped on an uncaught exception: " + excString(ev.exception)
+		if d.kind == "partial" {
+			s = programName(in) + " stopped on an uncaught exception (exception line missing)"
+		} else {
+			s = programName(in) + " stopped on an uncaught exception: " + excString(ev.exception)
+		}
 		if ev.exception != nil && ev.exception.Frame != "" {
 			s += " at " + ev.exception.Frame
 		}
+	case CauseUnitSetup:
+		n, _ := setupStatus(in)
+		s = setupSummary(unit, n, ev.facts)
 	case CauseExitCode:
 		s = fmt.Sprintf("%s exited with status %s and logged no known reason.", unit, orUnknown(in.ExitStatus))
 	default:
 		s = fmt.Sprintf("%s failed; neither systemd's state nor the log says why.", unit)
 	}
 	return oneLine(s, 400)
+}
+
+// programName is how a summary names the program: Odoo, or the unit.
+func programName(in Input) string {
+	u := strings.ToLower(in.Unit + " " + in.Program)
+	if in.Unit == "" || strings.Contains(u, "odoo") || strings.Contains(u, "openerp") {
+		return "Odoo"
+	}
+	return in.Unit
 }
 
 func bySignal(in Input) string {

@@ -74,7 +74,9 @@ func TestHostileLines(t *testing.T) {
 		{"10 MB line then a traceback", append(lines(huge), dbRefused...), "db-unreachable"},
 		{"three million syslog folds", lines("Nov 25 10:00:01 erp1 odoo[1]: x" + folded), "exit-code"},
 		{"binary junk", lines(junk, junk+"Traceback (most recent call last):", junk), "exit-code"},
-		{"a frame and nothing else", lines(`  File "/x.py", line 1, in f`), "exit-code"},
+		// The lines end inside a traceback and the process exited: an
+		// uncaught exception whose last line is lost (issue 11).
+		{"a frame and nothing else", lines(`  File "/x.py", line 1, in f`), "exception-exit"},
 		{"a header and nothing else", lines("Traceback (most recent call last):"), "exit-code"},
 		{"junk exception line", lines("Traceback (most recent call last):", `  File "/x.py", line 1, in f`, junk), "exception-exit"},
 		{"chain marker alone", lines("During handling of the above exception, another exception occurred:"), "exit-code"},

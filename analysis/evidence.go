@@ -21,8 +21,15 @@ type evidence struct {
 	// the server survived.
 	lines map[string]decision
 	oom   oomEvidence
-	port  string
-	pids  map[int]bool
+	// facts is what systemd's (and a shell's) own lines said.
+	facts unitFacts
+	// partial is a traceback the lines end inside, its exception line
+	// lost; nil when there is none.
+	partial *report.Exception
+	// errors are the kinds of error the run logged.
+	errors []report.LoggedError
+	port   string
+	pids   map[int]bool
 	// n is the number of unfolded lines; fatalStart is where the fatal
 	// traceback starts.
 	n, fatalStart int
@@ -51,7 +58,7 @@ var patterns = []pattern{
 
 	{CauseConfigError, "option", regexp.MustCompile(`error: no such option: \S+`), "no such option"},
 	{CauseConfigError, "addons", regexp.MustCompile(`is not a valid addons directory|addons.?path.*(?:does not exist|no such directory|not a directory)`), "addons"},
-	{CauseConfigError, "option", regexp.MustCompile(`error: option -{1,2}[\w-]+: .+|error: unrecognized arguments: .+|invalid (?:integer|choice|float) value`), "error: option|error: unrecognized|invalid integer|invalid choice|invalid float"},
+	{CauseConfigError, "option", regexp.MustCompile(`error: option -{1,2}[\w-]+: .+|error: unrecognized (?:arguments|parameters): .+|invalid (?:integer|choice|float) value`), "error: option|error: unrecognized|invalid integer|invalid choice|invalid float"},
 	{CauseConfigError, "file", regexp.MustCompile(`MissingSectionHeaderError|File contains no section headers|ParsingError: Source contains parsing errors|Duplicate(?:Option|Section)Error`), "MissingSectionHeader|no section headers|ParsingError|DuplicateOption|DuplicateSection"},
 	{CauseConfigError, "file", regexp.MustCompile(`(?:PermissionError|FileNotFoundError|IOError|IsADirectoryError): \[Errno \d+\] [^:]+: '[^']*(?:\.conf|\.cfg|odoorc)'`), ".conf'|.cfg'|odoorc'"},
 
@@ -83,11 +90,11 @@ func match(text string) (decision, bool) {
 
 var portRe = regexp.MustCompile(`running on [^\s]*:(\d{2,5})\b`)
 
-func gather(es []entry, kernel []report.Line, unit string) evidence {
+func gather(es []entry, lines, kernel []report.Line, unit, program string) evidence {
 	ev := evidence{lines: map[string]decision{}, pids: map[int]bool{}, n: len(es)}
 	skip := make([]bool, len(es))
 	cs := chains(es, tracebacks(es))
-	var fatal *chain
+	var fatal, partial *chain
 	for k := range cs {
 		c := &cs[k]
 		if survived(es, *c) {
@@ -101,7 +108,14 @@ func gather(es []entry, kernel []report.Line, unit string) evidence {
 		}
 		if c.blocks[len(c.blocks)-1].exc.Type != "" {
 			fatal = c
+		} else if onlyTail(es, c.end()) && hasFrame(es, *c) {
+			partial = c
 		}
+	}
+	if partial != nil && (fatal == nil || fatal.end() <= partial.start()) {
+		x := exception(es, *partial)
+		x.Type, x.Message = "", "exception line missing"
+		ev.partial = x
 	}
 	if fatal != nil {
 		ev.exception = exception(es, *fatal)
@@ -133,8 +147,50 @@ func gather(es []entry, kernel []report.Line, unit string) evidence {
 			ev.lines[d.cause] = d
 		}
 	}
-	ev.oom = oomOf(kernel, unit, ev.pids)
+	ev.oom = oomOf(kernel, unit, program, ev.pids)
+	ev.errors = loggedErrors(es, lines, cs, fatal)
 	return ev
+}
+
+// hasFrame says a chain holds at least one frame line: a header alone is
+// no traceback.
+func hasFrame(es []entry, c chain) bool {
+	for i := c.start(); i < c.end(); i++ {
+		if isFrame(es[i].text) {
+			return true
+		}
+	}
+	return false
+}
+
+// onlyTail says nothing but systemd's and a shell's lines follow entry i:
+// the run ended there.
+func onlyTail(es []entry, i int) bool {
+	for ; i < len(es); i++ {
+		t := strings.TrimSpace(es[i].text)
+		if t == "" {
+			continue
+		}
+		if strings.Contains(t, ".service") || strings.HasPrefix(t, "Main process exited") || strings.HasPrefix(t, "Failed with result") || shellStatus(t) != "" {
+			continue
+		}
+		return false
+	}
+	return true
+}
+
+// programMatch says the kernel's process name (comm, cut at 15 bytes) is
+// the program's.
+func programMatch(comm, program string) bool {
+	n := strings.ToLower(comm)
+	if program == "" {
+		return strings.Contains(n, "python") || strings.Contains(n, "odoo")
+	}
+	p := strings.ToLower(program)
+	if len(p) > 15 {
+		p = p[:15]
+	}
+	return n == p || strings.HasPrefix(n, p)
 }
 
 // classify says what the fatal exception's own text shows.
@@ -149,7 +205,9 @@ var (
 	// "Out of memory: Killed process 1234 (python3) total-vm:..kB,
 	// anon-rss:..kB, file-rss:..kB, shmem-rss:..kB"; older kernels say
 	// "Kill process 1234 (python3) score 900 or sacrifice child".
-	killedRe = regexp.MustCompile(`Kill(?:ed)? process (\d+) \(([^)]*)\)(?:.*?anon-rss:(\d+)kB, file-rss:(\d+)kB, shmem-rss:(\d+)kB)?`)
+	// CentOS 6's 2.6.32 wrote "Killed process 31217, UID 500, (python3)
+	// total-vm:..kB, anon-rss:..kB, file-rss:..kB".
+	killedRe = regexp.MustCompile(`Kill(?:ed)? process (\d+)(?:, UID \d+,)? \(([^)]*)\)(?:.*?anon-rss:(\d+)kB, file-rss:(\d+)kB(?:, shmem-rss:(\d+)kB)?)?`)
 	// "oom-kill:constraint=...,oom_memcg=/system.slice/odoo.service,
 	// task_memcg=/system.slice/odoo.service,task=python3,pid=1234,uid=105"
 	oomKillRe = regexp.MustCompile(`oom-kill:.*?task_memcg=([^,\s]*).*?,pid=(\d+)`)
@@ -157,8 +215,9 @@ var (
 
 // oomOf finds the kernel's OOM kill of one of the unit's processes: by its
 // cgroup where the kernel names it, else by a PID seen in the run's lines,
-// else by a process name that is Odoo's.
-func oomOf(kernel []report.Line, unit string, pids map[int]bool) oomEvidence {
+// else, as a last resort, by a process name that is the unit's main
+// program's (Odoo's python3 or odoo when the program is not known).
+func oomOf(kernel []report.Line, unit, program string, pids map[int]bool) oomEvidence {
 	memcg := map[string]string{}
 	var out oomEvidence
 	for _, l := range kernel {
@@ -186,8 +245,7 @@ func oomOf(kernel []report.Line, unit string, pids map[int]bool) oomEvidence {
 		case pids[pid]:
 			ours = true
 		case !named:
-			n := strings.ToLower(m[2])
-			ours = strings.Contains(n, "python") || strings.Contains(n, "odoo")
+			ours = programMatch(m[2], program)
 		}
 		if !ours {
 			continue

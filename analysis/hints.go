@@ -38,6 +38,10 @@ func hints(d decision, ev evidence, in Input, unit string) []string {
 				h = append(h, fmt.Sprintf("(workers+1) x limit_memory_hard=%s allows %s: keep it below the memory the unit may use so Odoo recycles a worker before the kernel kills it.", gib(s.LimitMemoryHard), gib(total)))
 			}
 		}
+	case CauseUnitSetup:
+		if n, ok := setupStatus(in); ok {
+			h = append(h, fmt.Sprintf("fix %s's unit file, not the program: %s (exit status %d/%s, see systemd.exec(5)); then `systemctl daemon-reload`.", unit, execSteps[n][1], n, execSteps[n][0]))
+		}
 	case CauseWatchdog:
 		h = append(h, fmt.Sprintf("%s did not ping systemd within WatchdogSec=: odoo-bin sends no watchdog pings itself, so either it hung (look at the last lines) or WatchdogSec= is set on a process that never pings; remove WatchdogSec= or raise it.", unit))
 	case CauseTimeout:

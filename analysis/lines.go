@@ -33,6 +33,10 @@ type entry struct {
 	level  string
 	logger string
 	pid    int
+	// line is the index of the input line the entry came from; stamp is
+	// Odoo's own "2006-01-02 15:04:05" when the record carried one.
+	line  int32
+	stamp string
 }
 
 var (
@@ -40,22 +44,31 @@ var (
 	// docker compose v1 "odoo_1  | ", v2 "odoo-1  | ", or a container
 	// name "odoo  | ".
 	composeRe = regexp.MustCompile(`^[A-Za-z0-9][\w.-]{0,63}\s+\| ?`)
-	// syslog "May  1 10:00:00 host ", journalctl short-precise
-	// "May 01 10:00:00.123456 host " and short-iso
-	// "2024-05-01T10:00:00+0000 host ".
-	syslogRe = regexp.MustCompile(`^(?:[A-Z][a-z]{2} [ 0-9]\d \d\d:\d\d:\d\d(?:\.\d+)?|\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?(?:Z|[+-]\d\d:?\d\d)?) \S+ `)
-	// the syslog tag: "odoo[1234]: ".
+	// journalctl short-iso "2024-05-01T10:00:00+0000 host ", and docker's
+	// --timestamps "2023-05-08T06:30:32.991082827Z " (no host after it).
+	isoRe = regexp.MustCompile(`^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:[.,]\d+)?(?:Z|[+-]\d\d:?\d\d)? `)
+	// the syslog tag: "odoo[1234]: ", "kernel: ", "(cprofile)[148247]: ".
 	tagRe = regexp.MustCompile(`^[^\s:\[\]]+(?:\[\d+\])?: ?`)
+	// a tag with a pid, the one form that cannot be a message's start.
+	pidTagRe = regexp.MustCompile(`^[\w.@()-]+\[\d+\]: ?`)
 	// Odoo's --syslog format: "Odoo Server 16.0:db:ERROR:odoo.x:msg".
 	odooSyslogRe = regexp.MustCompile(`^Odoo Server [^:]*:([^:]*):([A-Z]+):([\w.\-]+):`)
+	// a log viewer's "6/11/2020 14:26:06" glued to the line (Rancher).
+	viewerRe = regexp.MustCompile(`^\d{1,2}/\d{1,2}/\d{4} \d{1,2}:\d\d:\d\d`)
+	// balena's " gunicorn  " service-name prefix.
+	balenaRe = regexp.MustCompile(`^ [A-Za-z][\w.-]{1,40}  `)
 )
 
 // normalize unfolds the run's lines into entries, keeping the last
 // maxEntries.
 func normalize(lines []report.Line) []entry {
-	var out []entry
-	for _, l := range lines {
+	out := make([]entry, 0, min(len(lines), maxEntries)+16)
+	for i, l := range lines {
+		n := len(out)
 		out = appendLine(out, l.Message)
+		for k := n; k < len(out); k++ {
+			out[k].line = int32(i)
+		}
 		if len(out) > 2*maxEntries {
 			out = append(out[:0], out[len(out)-maxEntries:]...)
 		}
@@ -90,20 +103,10 @@ func appendLine(out []entry, s string) []entry {
 // appendPiece strips the prefixes of one physical line and undoes syslog's
 // #012 folding.
 func appendPiece(out []entry, s string) []entry {
-	if mayBeCompose(s) {
-		if m := composeRe.FindStringIndex(s); m != nil {
-			s = s[m[1]:]
-		}
-	}
-	if mayBeSyslog(s) {
-		if m := syslogRe.FindStringIndex(s); m != nil {
-			s = s[m[1]:]
-			if !strings.HasPrefix(s, "Odoo Server ") {
-				if m := tagRe.FindStringIndex(s); m != nil {
-					s = s[m[1]:]
-				}
-			}
-		}
+	s = stripPrefixes(s)
+	if catalogLine(s) {
+		// journalctl -x's explanations are systemd's catalog, not the run.
+		return out
 	}
 	if !strings.Contains(s, "#012") {
 		return append(out, parseEntry(s))
@@ -118,8 +121,175 @@ func appendPiece(out []entry, s string) []entry {
 	}
 }
 
-// mayBeCompose and mayBeSyslog are cheap tests that keep most lines away
-// from the regexps.
+// stripPrefixes removes what the log's way to the reader put before the
+// program's own line: a log driver's comma, a viewer's or docker's time,
+// docker compose's and balena's service names, syslog's and journalctl's
+// time, host and tag in every output mode and month language, dmesg-style
+// monotonic stamps.
+func stripPrefixes(s string) string {
+	if s == "" {
+		return s
+	}
+	if s[0] == ',' {
+		s = s[1:]
+	}
+	if s != "" && s[0] >= '0' && s[0] <= '9' && len(s) > 16 {
+		if s[1] == '/' || s[2] == '/' {
+			if m := viewerRe.FindStringIndex(s); m != nil {
+				s = s[m[1]:]
+			}
+		} else if s[4] == '-' && s[10] == 'T' {
+			if m := isoRe.FindStringIndex(s); m != nil {
+				s = stripHostTag(s[m[1]:], true)
+			}
+		}
+	}
+	if mayBeCompose(s) {
+		if m := composeRe.FindStringIndex(s); m != nil {
+			s = s[m[1]:]
+		}
+	}
+	if len(s) > 3 && s[0] == ' ' && s[1] != ' ' {
+		if m := balenaRe.FindStringIndex(s); m != nil && !pidTagRe.MatchString(s[1:]) {
+			s = s[m[1]:]
+		}
+	}
+	if n := syslogTime(s); n > 0 {
+		s = stripHostTag(s[n:], false)
+	} else if n := monotonicStamp(s); n > 0 {
+		s = stripHostTag(s[n:], false)
+	} else if len(s) > 2 && (s[0] == ' ' || isTagStart(s[0])) {
+		// A tag with no time before it, as systemctl status and a
+		// trimmed paste show it: "odoo[384165]: ...".
+		t := strings.TrimLeft(s, " ")
+		if len(s)-len(t) <= 1 {
+			if m := pidTagRe.FindStringIndex(t); m != nil {
+				s = t[m[1]:]
+			}
+		}
+	}
+	return s
+}
+
+func isTagStart(c byte) bool {
+	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c == '('
+}
+
+// stripHostTag removes "host tag[pid]: " (or "tag[pid]: " when the host
+// is not there) after a time. Where what follows cannot be a host and a tag
+// (docker's timestamps before a program's own line), optional says to
+// leave it.
+func stripHostTag(s string, optional bool) string {
+	t := strings.TrimLeft(s, " ")
+	if m := pidTagRe.FindStringIndex(t); m != nil {
+		return t[m[1]:]
+	}
+	host, rest, ok := strings.Cut(t, " ")
+	if ok && host != "" {
+		if strings.HasPrefix(rest, "Odoo Server ") {
+			return rest
+		}
+		if m := tagRe.FindStringIndex(rest); m != nil {
+			return rest[m[1]:]
+		}
+	}
+	if optional {
+		return s
+	}
+	if ok {
+		return rest
+	}
+	return t
+}
+
+// syslogTime measures syslog's and journalctl's "May  1 10:00:00 ",
+// "déc. 11 08:29:20 ", "12月 21 22:22:32 ", "Jun 11 17:58:40.123456 ": a
+// month word in any language, the day, the time.
+func syslogTime(s string) int {
+	if len(s) < 15 {
+		return 0
+	}
+	i := strings.IndexByte(s[:min(len(s), 12)], ' ')
+	if i < 2 {
+		return 0
+	}
+	month := s[:i]
+	if c := month[0]; c >= '0' && c <= '9' {
+		if !strings.HasSuffix(month, "月") {
+			return 0
+		}
+	} else if c == ' ' || c == '\t' || c == '[' || c == '"' || c == '\'' {
+		return 0
+	}
+	j := i
+	for j < len(s) && s[j] == ' ' {
+		j++
+	}
+	d := j
+	for j < len(s) && j-d < 2 && s[j] >= '0' && s[j] <= '9' {
+		j++
+	}
+	if j == d || j >= len(s) || s[j] != ' ' {
+		return 0
+	}
+	j++
+	if len(s) < j+9 || !isClock(s[j:j+8]) {
+		return 0
+	}
+	j += 8
+	if s[j] == '.' {
+		j++
+		for j < len(s) && s[j] >= '0' && s[j] <= '9' {
+			j++
+		}
+	}
+	if j >= len(s) || s[j] != ' ' {
+		return 0
+	}
+	return j + 1
+}
+
+func isClock(s string) bool {
+	return len(s) == 8 && s[2] == ':' && s[5] == ':' && isDigits(s[0:2]) && isDigits(s[3:5]) && isDigits(s[6:8])
+}
+
+func isDigits(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return s != ""
+}
+
+// monotonicStamp measures journalctl -o short-monotonic's "[   24.136505] "
+// when a tag follows it; the kernel's own dmesg lines keep theirs.
+func monotonicStamp(s string) int {
+	if len(s) < 6 || s[0] != '[' {
+		return 0
+	}
+	i := strings.IndexByte(s, ']')
+	if i < 3 || i > 20 || i+2 > len(s) || s[i+1] != ' ' {
+		return 0
+	}
+	v := strings.TrimLeft(s[1:i], " ")
+	a, b, ok := strings.Cut(v, ".")
+	if !ok || !isDigits(a) || !isDigits(b) {
+		return 0
+	}
+	if !pidTagRe.MatchString(s[i+2:]) {
+		return 0
+	}
+	return i + 2
+}
+
+// catalogLine is journalctl -x's catalog text: "░░ Subject: ..." (or "-- "
+// before systemd 246).
+func catalogLine(s string) bool {
+	return strings.HasPrefix(s, "░░") || strings.HasPrefix(s, "-- ")
+}
+
+// mayBeCompose is a cheap test that keeps most lines away from the regexp.
 func mayBeCompose(s string) bool {
 	if len(s) > 80 {
 		s = s[:80]
@@ -127,18 +297,11 @@ func mayBeCompose(s string) bool {
 	return strings.Contains(s, " |")
 }
 
-func mayBeSyslog(s string) bool {
-	if len(s) < 17 {
-		return false
-	}
-	return (s[0] >= 'A' && s[0] <= 'Z' && s[3] == ' ' && s[6] == ' ') || (s[4] == '-' && s[10] == 'T')
-}
-
 func parseEntry(s string) entry {
 	if len(s) > maxPiece {
 		s = s[:maxPiece]
 	}
-	if len(s) > 0 && s[0] >= '0' && s[0] <= '9' {
+	if len(s) > 0 && (s[0] >= '0' && s[0] <= '9' || s[0] >= 'C' && s[0] <= 'W') {
 		if e, ok := parseRecord(s); ok {
 			return e
 		}
@@ -155,7 +318,9 @@ func parseEntry(s string) entry {
 // hottest path of the analysis: "2024-05-01 10:00:00,123 1234 ERROR db
 // odoo.x: msg", the time optional because ReadLog moves it to Line.Time.
 func parseRecord(s string) (entry, bool) {
+	stamp := ""
 	if len(s) >= 24 && s[4] == '-' && s[10] == ' ' && s[13] == ':' && s[19] == ',' {
+		stamp = s[:19]
 		i := 20
 		for i < len(s) && s[i] >= '0' && s[i] <= '9' {
 			i++
@@ -169,6 +334,10 @@ func parseRecord(s string) (entry, bool) {
 	if !ok || pid == "" || len(pid) > 10 {
 		return entry{}, false
 	}
+	if isLevel(pid) && pid != "?" {
+		// A paste cut before the pid: "ERROR ? odoo.http: ...".
+		return parseLevel(pid, rest, 0, stamp)
+	}
 	n := 0
 	for i := 0; i < len(pid); i++ {
 		if pid[i] < '0' || pid[i] > '9' {
@@ -180,7 +349,12 @@ func parseRecord(s string) (entry, bool) {
 	if !ok || !isLevel(level) {
 		return entry{}, false
 	}
-	_, rest, ok = strings.Cut(rest, " ") // the database, "?" when none
+	return parseLevel(level, rest, n, stamp)
+}
+
+// parseLevel reads "db logger: msg" after the level.
+func parseLevel(level, rest string, pid int, stamp string) (entry, bool) {
+	_, rest, ok := strings.Cut(rest, " ") // the database, "?" when none
 	if !ok {
 		return entry{}, false
 	}
@@ -194,7 +368,7 @@ func parseRecord(s string) (entry, bool) {
 			return entry{}, false
 		}
 	}
-	return entry{text: strings.TrimPrefix(msg, " "), record: true, pid: n, level: level, logger: logger}, true
+	return entry{text: strings.TrimPrefix(msg, " "), record: true, pid: pid, level: level, logger: logger, stamp: stamp}, true
 }
 
 func isLevel(s string) bool {
@@ -238,8 +412,14 @@ var frameRe = regexp.MustCompile(`^\s+File "([^"]*)", line (\d+), in (.*)$`)
 // "OSError: [Errno 98] Address already in use".
 var excRe = regexp.MustCompile(`^([A-Za-z_][\w.]*)(?::(?: (.*))?)?$`)
 
+// isFrame says s is a frame line; one cut inside its file name (systemctl
+// status cuts lines at the terminal's width) still counts.
 func isFrame(s string) bool {
-	return strings.HasPrefix(strings.TrimLeft(s, " \t"), `File "`) && frameRe.MatchString(s)
+	t := strings.TrimLeft(s, " \t")
+	if !strings.HasPrefix(t, `File "`) {
+		return false
+	}
+	return frameRe.MatchString(s) || strings.Count(t, `"`) == 1
 }
 
 func isChainMarker(s string) bool {

@@ -109,6 +109,10 @@ func (x *Redactor) Report(r *report.Report) {
 	for i := range r.Hints {
 		r.Hints[i] = x.Redact(r.Hints[i])
 	}
+	for i := range r.Errors {
+		r.Errors[i].Type = x.Redact(r.Errors[i].Type)
+		r.Errors[i].Message = x.Redact(r.Errors[i].Message)
+	}
 	r.LinesProblem = x.Redact(r.LinesProblem)
 	for i := range r.Problems {
 		r.Problems[i] = x.Redact(r.Problems[i])

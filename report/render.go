@@ -157,6 +157,12 @@ func (r *Report) Text() string {
 	if h := r.HeldText(); h != "" {
 		b.WriteString("\n" + h + "\n")
 	}
+	if len(r.Errors) > 0 {
+		b.WriteString("\nErrors logged during the run:\n")
+		for _, e := range r.Errors {
+			b.WriteString("  " + ValidUTF8(e.String()) + "\n")
+		}
+	}
 	if len(r.Crashes) > 0 {
 		b.WriteString("\nRecent failed runs:\n")
 		for _, c := range r.Crashes {
@@ -209,7 +215,7 @@ var htmlTmpl = template.Must(template.New("report").Funcs(template.FuncMap{
 {{range .R.Hints}}<p>Hint: {{valid .}}</p>{{end}}
 <table cellpadding="2">{{range .Facts}}<tr><th align="left">{{index . 0}}</th><td>{{valid (index . 1)}}</td></tr>{{end}}</table>
 {{with .Held}}<p>{{.}}</p>{{end}}
-{{if .R.Crashes}}<p>Recent failed runs:</p><ul>{{range .R.Crashes}}<li>{{.String}}</li>{{end}}</ul>{{end}}
+{{if .R.Errors}}<p>Errors logged during the run:</p><ul>{{range .R.Errors}}<li>{{valid .String}}</li>{{end}}</ul>{{end}}{{if .R.Crashes}}<p>Recent failed runs:</p><ul>{{range .R.Crashes}}<li>{{.String}}</li>{{end}}</ul>{{end}}
 {{range .R.Problems}}<p><em>Note: {{valid .}}</em></p>{{end}}
 {{if .R.HasLines}}<p>{{.Heading}}</p>
 {{if .R.LinesProblem}}<p><em>({{valid .R.LinesProblem}})</em></p>{{end}}

@@ -46,6 +46,50 @@ type Crash struct {
 	Cause string `json:"cause,omitempty"`
 }
 
+// MaxErrors bounds Report.Errors: the kinds of error a person reads.
+const MaxErrors = 10
+
+// LoggedError is one kind of error the run logged: an exception type and
+// message (or a logger and its line when no traceback came with it), how
+// often, when first and last, and whether it ended the run.
+type LoggedError struct {
+	Type    string `json:"type"`
+	Message string `json:"message"`
+	// Context says what the server was doing: "request handling", "cron
+	// job"; "" for the server itself.
+	Context string    `json:"context,omitempty"`
+	Count   int       `json:"count"`
+	First   time.Time `json:"first,omitzero"`
+	Last    time.Time `json:"last,omitzero"`
+	Fatal   bool      `json:"fatal"`
+}
+
+// String is one line: "14 x KeyError: 'ir.http' (request handling), last
+// 10:31:02".
+func (e LoggedError) String() string {
+	s := e.Type
+	if e.Message != "" {
+		s += ": " + e.Message
+	}
+	s = fmt.Sprintf("%d x %s", e.Count, Truncate(OneLine(s), 240))
+	if e.Context != "" {
+		s += " (" + e.Context + ")"
+	}
+	switch {
+	case e.Last.IsZero():
+	case e.Count > 1 && !e.First.IsZero() && !e.First.Equal(e.Last):
+		s += ", first " + clock(e.First) + ", last " + clock(e.Last)
+	default:
+		s += ", at " + clock(e.Last)
+	}
+	if e.Fatal {
+		s += ", ended the run"
+	}
+	return s
+}
+
+func clock(t time.Time) string { return t.UTC().Format("15:04:05") }
+
 // Held says what the gate held back (dedup, rate limits) since the last report
 // that went out for this unit, so nothing is silently dropped.
 type Held struct {
@@ -134,7 +178,10 @@ type Report struct {
 	Exception *Exception `json:"exception,omitempty"`
 	Hints     []string   `json:"hints,omitempty"`
 	Crashes   []Crash    `json:"crashes,omitempty"`
-	Held      *Held      `json:"held,omitempty"`
+	// Errors are the kinds of error the run logged, fatal or not, most
+	// frequent first, at most MaxErrors.
+	Errors []LoggedError `json:"errors,omitempty"`
+	Held   *Held         `json:"held,omitempty"`
 
 	Lines []Line `json:"lines"`
 	// LogSource names where Lines came from ("journal", or a log file path).

@@ -1,7 +1,11 @@
-// Package corpus reads the corpus of real-world shaped Odoo failure logs in
-// analysis/testdata/corpus, each with what the analysis must find: the
-// analysis tests run it through the analysis, the command's tests through
+// Package corpus reads the corpus of failure logs in analysis/testdata/corpus,
+// each with what the analysis must find: the analysis tests run it through the
+// analysis and score it, the command's tests run the top-level cases through
 // preview with real journal files. Only tests import it.
+//
+// The cases in public/ are lines people posted in public issue threads,
+// copied verbatim (trimmed where the case's notes say so), each with its
+// source; the top-level ones are the older hand-built set.
 package corpus
 
 import (
@@ -22,9 +26,26 @@ import (
 type Case struct {
 	Name string `json:"-"`
 	Log  string `json:"-"`
-	// Source is "journal" (each line of NAME.log is one journal message)
-	// or "file" (NAME.log is Odoo's log file, read with ReadLog).
-	Source     string    `json:"source"`
+	// Source is "journal" (each line of NAME.log is one journal message),
+	// "file" (NAME.log is Odoo's log file, read with ReadLog) or "paste"
+	// (the lines as a person posted them: journal messages with whatever
+	// prefixes they carried, the kernel's lines among them).
+	Source string `json:"source"`
+	// Unit is the failed unit, odoo.service when empty; Program is its
+	// main program's name when the thread says it.
+	Unit    string `json:"unit"`
+	Program string `json:"program"`
+	// Origin says where a public case was copied from.
+	Origin *Origin `json:"origin"`
+	// Shapes name the shapes of log the case stands for (issue 11's list);
+	// Odoo is the Odoo version, "" for other programs; Noise says the
+	// right answer is not the traceback that is there.
+	Shapes []string `json:"shapes"`
+	Odoo   string   `json:"odoo"`
+	Noise  bool     `json:"noise"`
+	// KnownMiss says why the analysis still gets this case wrong; the
+	// case is scored as it comes out but its detailed checks are skipped.
+	KnownMiss  string    `json:"known_miss"`
 	Since      time.Time `json:"since"`
 	Until      time.Time `json:"until"`
 	Result     string    `json:"result"`
@@ -38,6 +59,22 @@ type Case struct {
 	Crashes       []report.Crash    `json:"crashes"`
 	Settings      analysis.Settings `json:"settings"`
 	Want          Want              `json:"want"`
+}
+
+// Origin is the public thread a case was copied from.
+type Origin struct {
+	Ref       string `json:"ref"` // owner/repo#number
+	URL       string `json:"url"`
+	Commenter string `json:"commenter"`
+	Notes     string `json:"notes"`
+}
+
+// UnitName is the case's unit, odoo.service by default.
+func (c Case) UnitName() string {
+	if c.Unit == "" {
+		return "odoo.service"
+	}
+	return c.Unit
 }
 
 // Want is what a person must see in the report.
@@ -57,13 +94,39 @@ type Want struct {
 	Lines int `json:"lines"`
 }
 
-// Load reads every case in dir (analysis/testdata/corpus).
+// Load reads every case in dir (analysis/testdata/corpus), not the public
+// ones below it.
 func Load(t testing.TB, dir string) []Case {
 	t.Helper()
 	files, err := filepath.Glob(filepath.Join(dir, "*.json"))
 	if err != nil || len(files) == 0 {
 		t.Fatalf("no corpus in %s: %v", dir, err)
 	}
+	return load(t, files)
+}
+
+// Public reads the public cases (dir/public) and checks each names its
+// source.
+func Public(t testing.TB, dir string) []Case {
+	t.Helper()
+	files, err := filepath.Glob(filepath.Join(dir, "public", "*.json"))
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no public corpus in %s/public: %v", dir, err)
+	}
+	cs := load(t, files)
+	for _, c := range cs {
+		if o := c.Origin; o == nil || o.Ref == "" || o.URL == "" || o.Commenter == "" || o.Notes == "" {
+			t.Errorf("%s: a public case names its thread (ref, url), its commenter and notes on what was kept", c.Name)
+		}
+		if len(c.Shapes) == 0 {
+			t.Errorf("%s: no shapes", c.Name)
+		}
+	}
+	return cs
+}
+
+func load(t testing.TB, files []string) []Case {
+	t.Helper()
 	var cs []Case
 	for _, f := range files {
 		b, err := os.ReadFile(f)
@@ -109,7 +172,7 @@ func CheckReport(t testing.TB, w Want, r *report.Report) {
 				t.Errorf("traceback lacks %q:\n%s", s, x.Traceback)
 			}
 		}
-		if want := "odoo.service crashed: " + w.ExceptionType; !strings.Contains(r.Subject(), want) {
+		if want := r.Unit + " crashed: " + w.ExceptionType; !strings.Contains(r.Subject(), want) {
 			t.Errorf("subject = %q, want it to hold %q", r.Subject(), want)
 		}
 	}

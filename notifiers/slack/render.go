@@ -73,6 +73,14 @@ func Render(r *report.Report) slack.WebhookMessage {
 	}
 	add(strings.Join(facts, "\n"))
 
+	if len(r.Errors) > 0 {
+		errs := []string{"*Errors logged during the run:*"}
+		for _, e := range r.Errors {
+			errs = append(errs, "• "+esc(e.String()))
+		}
+		add(strings.Join(errs, "\n"))
+	}
+
 	var history []string
 	if h := r.HeldText(); h != "" {
 		history = append(history, esc(h))

@@ -262,3 +262,19 @@ func allText(m slack.WebhookMessage) string {
 	}
 	return b.String()
 }
+
+func TestRenderErrors(t *testing.T) {
+	r := crashReport()
+	for i := range report.MaxErrors {
+		r.Errors = append(r.Errors, report.LoggedError{Type: "KeyError", Message: fmt.Sprintf("<!channel> %d %s", i, strings.Repeat("é", 400)), Context: "request handling", Count: 14 - i})
+	}
+	m := slackch.Render(r)
+	checkLimits(t, m)
+	all := allText(m)
+	if !strings.Contains(all, "*Errors logged during the run:*") || !strings.Contains(all, "14 x KeyError: &lt;!channel&gt; 0") {
+		t.Errorf("the errors are missing or not escaped:\n%.2000s", all)
+	}
+	if strings.Contains(all, "<!channel>") {
+		t.Error("an error's text pings the channel")
+	}
+}
