@@ -165,9 +165,22 @@ func (a *app) crashCauses(rep *report.Report, j *journal.Journal) {
 		}
 		c.Cause = analysis.Analyze(analysis.Input{
 			Unit: rep.Unit, Result: c.Result, ExitCode: c.ExitCode, ExitStatus: c.ExitStatus,
-			Lines: lines, Kernel: near,
+			Lines: withoutStartLimit(lines), Kernel: near,
 		}).Cause
 	}
+}
+
+// withoutStartLimit drops systemd's "Start request repeated too quickly":
+// it comes after the run that died, and says what systemd did next, not
+// what the run died of.
+func withoutStartLimit(ls []report.Line) []report.Line {
+	out := make([]report.Line, 0, len(ls))
+	for _, l := range ls {
+		if !strings.Contains(l.Message, "Start request repeated too quickly") {
+			out = append(out, l)
+		}
+	}
+	return out
 }
 
 // within keeps the lines from since to until.
