@@ -197,6 +197,7 @@ func (m *mailServer) start(t testing.TB) {
 	for deadline := time.Now().Add(15 * time.Second); ; time.Sleep(50 * time.Millisecond) {
 		select {
 		case err := <-m.exited:
+			m.cmd = nil // waited for already: stop must not wait again
 			t.Fatalf("mailpit exited: %v\n%s", err, out.String())
 		default:
 		}
