@@ -41,8 +41,14 @@ func (e *StatusError) Error() string {
 // answer in one place: 2xx delivered; 429 transient with its Retry-After; 5xx
 // and network errors transient; every other answer final. Errors name the
 // host only: a Slack webhook URL is itself the secret. secrets are hidden in
-// the quoted answer before it is cut, so that none shows in part.
+// the quoted answer before it is cut, so that none shows in part, and in the
+// whole error (a proxy in front may quote the path, which holds the key).
 func PostJSON(ctx context.Context, client *http.Client, target string, headers http.Header, body []byte, secrets ...string) (retry bool, err error) {
+	retry, err = postJSON(ctx, client, target, headers, body, secrets)
+	return retry, Scrub(err, secrets...)
+}
+
+func postJSON(ctx context.Context, client *http.Client, target string, headers http.Header, body []byte, secrets []string) (retry bool, err error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, target, bytes.NewReader(body))
 	if err != nil {
 		return false, fmt.Errorf("bad URL %s: %w", RedactURL(target), redactErr(err))

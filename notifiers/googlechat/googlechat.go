@@ -79,7 +79,7 @@ func (n *Notifier) Notify(ctx context.Context, r *report.Report) (retry bool, er
 	h := http.Header{"Content-Type": {"application/json; charset=UTF-8"}}
 	retry, err = notifiers.PostJSON(ctx, n.client, n.url.Reveal(), h, body, secrets...)
 	if err != nil {
-		return retry, fmt.Errorf("googlechat: post webhook: %w", explain(notifiers.Scrub(err, secrets...)))
+		return retry, fmt.Errorf("googlechat: post webhook: %w", explain(err))
 	}
 	return false, nil
 }

@@ -77,7 +77,7 @@ func (n *Notifier) Notify(ctx context.Context, r *report.Report) (retry bool, er
 	secrets := notifiers.URLSecrets(n.url.Reveal())
 	retry, err = notifiers.PostJSON(ctx, n.client, n.url.Reveal(), nil, body, secrets...)
 	if err != nil {
-		return retry, fmt.Errorf("mattermost: post webhook: %w", explain(notifiers.Scrub(err, secrets...)))
+		return retry, fmt.Errorf("mattermost: post webhook: %w", explain(err))
 	}
 	return false, nil
 }

@@ -116,7 +116,7 @@ func (n *Notifier) Notify(ctx context.Context, r *report.Report) (retry bool, er
 	// Publishing JSON goes to the server's root; the topic is in the body.
 	retry, err = notifiers.PostJSON(ctx, n.client, strings.TrimRight(n.url, "/")+"/", h, body, secrets...)
 	if err != nil {
-		return retry, fmt.Errorf("ntfy: publish: %w", explain(notifiers.Scrub(err, secrets...)))
+		return retry, fmt.Errorf("ntfy: publish: %w", explain(err))
 	}
 	return false, nil
 }

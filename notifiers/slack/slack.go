@@ -52,8 +52,6 @@ func (n *Notifier) Notify(ctx context.Context, r *report.Report) (retry bool, er
 	secrets := notifiers.URLSecrets(n.url.Reveal())
 	retry, err = notifiers.PostJSON(ctx, n.client, n.url.Reveal(), nil, body, secrets...)
 	if err != nil {
-		// A proxy in front of Slack may quote the path, which holds the key.
-		err = notifiers.Scrub(err, secrets...)
 		if hint := explain(err); hint != "" {
 			return retry, fmt.Errorf("slack: post webhook: %w: %s", err, hint)
 		}

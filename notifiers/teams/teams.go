@@ -176,7 +176,7 @@ func (n *Notifier) Notify(ctx context.Context, r *report.Report) (retry bool, er
 	secrets := urlSecrets(n.url.Reveal())
 	retry, err = notifiers.PostJSON(ctx, n.client, n.url.Reveal(), nil, body, secrets...)
 	if err != nil {
-		return retry, fmt.Errorf("teams: post workflow: %w", explain(notifiers.Scrub(err, secrets...)))
+		return retry, fmt.Errorf("teams: post workflow: %w", explain(err))
 	}
 	return false, nil
 }

@@ -129,7 +129,6 @@ func (n *Notifier) Notify(ctx context.Context, r *report.Report) (retry bool, er
 	secrets := append(notifiers.URLSecrets(n.apiURL+"/bot"+n.token.Reveal()), n.token.Reveal())
 	retry, err = notifiers.PostJSON(ctx, n.client, n.apiURL+"/bot"+n.token.Reveal()+"/sendMessage", nil, body, secrets...)
 	if err != nil {
-		err = notifiers.Scrub(err, secrets...)
 		return retry, fmt.Errorf("telegram: send message: %w", explain(err))
 	}
 	return false, nil

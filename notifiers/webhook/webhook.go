@@ -127,7 +127,7 @@ func (n *Notifier) Notify(ctx context.Context, r *report.Report) (retry bool, er
 	}
 	retry, err = notifiers.PostJSON(ctx, n.client, n.url.Reveal(), h, body, n.secrets...)
 	if err != nil {
-		return retry, fmt.Errorf("webhook: post: %w", notifiers.Scrub(err, n.secrets...))
+		return retry, fmt.Errorf("webhook: post: %w", err)
 	}
 	return false, nil
 }
