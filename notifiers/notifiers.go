@@ -32,6 +32,10 @@ type Channel struct {
 	// Timeout bounds this channel's delivery, retries included, inside the
 	// run's deadline. Zero means the run's deadline alone.
 	Timeout time.Duration
+	// Rate (messages per second, 0 for no limit) and Burst are the
+	// channel's token bucket, shared by every process on the host.
+	Rate  float64
+	Burst int
 }
 
 // String is "kind name" or the kind alone when the name is the kind.

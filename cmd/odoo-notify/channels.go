@@ -30,6 +30,9 @@ import (
 func buildChannels(cfg *config.Config, client *http.Client, log *slog.Logger, only string) ([]notifiers.Channel, error) {
 	var chs []notifiers.Channel
 	var errs []error
+	add := func(kind, name string, n notifiers.Notifier, timeout config.Duration, rate float64, burst int) {
+		chs = append(chs, notifiers.Channel{Kind: kind, Name: name, Notifier: n, Timeout: timeout.Duration, Rate: rate, Burst: burst})
+	}
 	for _, c := range cfg.Email {
 		n, err := email.New(c)
 		if err != nil {
@@ -37,10 +40,10 @@ func buildChannels(cfg *config.Config, client *http.Client, log *slog.Logger, on
 			continue
 		}
 		n.Log = log.With("channel", "email "+c.Name)
-		chs = append(chs, notifiers.Channel{Kind: "email", Name: c.Name, Notifier: n, Timeout: c.Timeout.Duration})
+		add("email", c.Name, n, c.Timeout, c.Rate, c.Burst)
 	}
 	for _, c := range cfg.Slack {
-		chs = append(chs, notifiers.Channel{Kind: "slack", Name: c.Name, Notifier: slack.New(c, client), Timeout: c.Timeout.Duration})
+		add("slack", c.Name, slack.New(c, client), c.Timeout, c.Rate, c.Burst)
 	}
 	for _, c := range cfg.Webhook {
 		n, err := webhook.New(c, client)
@@ -48,28 +51,25 @@ func buildChannels(cfg *config.Config, client *http.Client, log *slog.Logger, on
 			errs = append(errs, fmt.Errorf("webhook %s: %w", c.Name, err))
 			continue
 		}
-		chs = append(chs, notifiers.Channel{Kind: "webhook", Name: c.Name, Notifier: n, Timeout: c.Timeout.Duration})
-	}
-	add := func(kind, name string, n notifiers.Notifier, timeout config.Duration) {
-		chs = append(chs, notifiers.Channel{Kind: kind, Name: name, Notifier: n, Timeout: timeout.Duration})
+		add("webhook", c.Name, n, c.Timeout, c.Rate, c.Burst)
 	}
 	for _, c := range cfg.Telegram {
-		add("telegram", c.Name, telegram.New(c, client), c.Timeout)
+		add("telegram", c.Name, telegram.New(c, client), c.Timeout, c.Rate, c.Burst)
 	}
 	for _, c := range cfg.Teams {
-		add("teams", c.Name, teams.New(c, client), c.Timeout)
+		add("teams", c.Name, teams.New(c, client), c.Timeout, c.Rate, c.Burst)
 	}
 	for _, c := range cfg.Ntfy {
-		add("ntfy", c.Name, ntfy.New(c, client), c.Timeout)
+		add("ntfy", c.Name, ntfy.New(c, client), c.Timeout, c.Rate, c.Burst)
 	}
 	for _, c := range cfg.Discord {
-		add("discord", c.Name, discord.New(c, client), c.Timeout)
+		add("discord", c.Name, discord.New(c, client), c.Timeout, c.Rate, c.Burst)
 	}
 	for _, c := range cfg.Mattermost {
-		add("mattermost", c.Name, mattermost.New(c, client), c.Timeout)
+		add("mattermost", c.Name, mattermost.New(c, client), c.Timeout, c.Rate, c.Burst)
 	}
 	for _, c := range cfg.GoogleChat {
-		add("googlechat", c.Name, googlechat.New(c, client), c.Timeout)
+		add("googlechat", c.Name, googlechat.New(c, client), c.Timeout, c.Rate, c.Burst)
 	}
 	var broken error
 	if err := errors.Join(errs...); err != nil {

@@ -88,32 +88,8 @@ func (a *app) sender(channels []notifiers.Channel) *outbox.Sender {
 	st, err := outbox.Open(outbox.Dir(a.stateDir, a.getenv), a.log)
 	c := a.cfg
 	rates := map[string]gate.Rate{}
-	for _, e := range c.Email {
-		rates[e.Name] = gate.Rate{PerSecond: e.Rate, Burst: e.Burst}
-	}
-	for _, s := range c.Slack {
-		rates[s.Name] = gate.Rate{PerSecond: s.Rate, Burst: s.Burst}
-	}
-	for _, w := range c.Webhook {
-		rates[w.Name] = gate.Rate{PerSecond: w.Rate, Burst: w.Burst}
-	}
-	for _, t := range c.Telegram {
-		rates[t.Name] = gate.Rate{PerSecond: t.Rate, Burst: t.Burst}
-	}
-	for _, t := range c.Teams {
-		rates[t.Name] = gate.Rate{PerSecond: t.Rate, Burst: t.Burst}
-	}
-	for _, n := range c.Ntfy {
-		rates[n.Name] = gate.Rate{PerSecond: n.Rate, Burst: n.Burst}
-	}
-	for _, d := range c.Discord {
-		rates[d.Name] = gate.Rate{PerSecond: d.Rate, Burst: d.Burst}
-	}
-	for _, m := range c.Mattermost {
-		rates[m.Name] = gate.Rate{PerSecond: m.Rate, Burst: m.Burst}
-	}
-	for _, g := range c.GoogleChat {
-		rates[g.Name] = gate.Rate{PerSecond: g.Rate, Burst: g.Burst}
+	for _, ch := range channels {
+		rates[ch.Name] = gate.Rate{PerSecond: ch.Rate, Burst: ch.Burst}
 	}
 	return &outbox.Sender{
 		Store:      st,
