@@ -10,7 +10,6 @@ import (
 	"os/user"
 	"path/filepath"
 	"regexp"
-	"slices"
 	"strconv"
 	"strings"
 
@@ -117,8 +116,7 @@ func dropIn(o enableOptions) []byte {
 
 // parseUnitArgs parses the flags enable and disable share and the one unit.
 func parseUnitArgs(f *flags, name string, args []string) (unit, root string, err error) {
-	f.StringVar(&root, "root", "/", "write under this `dir` and do not reload systemd")
-	pos, err := f.parse(args)
+	pos, root, err := parseRoot(f, args)
 	if err != nil {
 		return "", "", err
 	}
@@ -130,6 +128,14 @@ func parseUnitArgs(f *flags, name string, args []string) (unit, root string, err
 		return "", "", usageErr("%s: %v", name, err)
 	}
 	return unit, root, nil
+}
+
+// parseRoot parses the flags with --root, which enable and disable share,
+// and returns the positional arguments.
+func parseRoot(f *flags, args []string) (pos []string, root string, err error) {
+	f.StringVar(&root, "root", "/", "write under this `dir` and do not reload systemd")
+	pos, err = f.parse(args)
+	return pos, root, err
 }
 
 // runEnable writes /etc/systemd/system/UNIT.d/odoo-notify.conf and reloads
@@ -147,18 +153,27 @@ func runEnable(ctx context.Context, a *app, args []string) error {
 	f.StringVar(&o.memoryHigh, "memory-high", "", "MemoryHigh=: throttle the unit above this `size`")
 	f.StringVar(&o.oomScoreAdjust, "oom-score-adjust", "", "OOMScoreAdjust=: -1000 (never kill) to 1000")
 	f.StringVar(&o.group, "group", "", "the handler also runs with this `group` to read the unit's log file (default: the unit's group; none: no group)")
-	if slices.Contains(args, "--refresh") || slices.Contains(args, "-refresh") {
-		return refreshDropIns(ctx, a, f, args)
-	}
-	unit, root, err := parseUnitArgs(f, "enable", args)
+	pos, root, err := parseRoot(f, args)
 	if err != nil {
 		return err
+	}
+	if *refresh {
+		if len(pos) != 0 {
+			return usageErr("enable --refresh: takes no unit (it rewrites every drop-in enable wrote)")
+		}
+		return refreshDropIns(ctx, a, root)
+	}
+	if len(pos) != 1 {
+		return usageErr("enable: takes one unit, like enable odoo.service")
+	}
+	unit, err := unitName(pos[0])
+	if err != nil {
+		return usageErr("enable: %v", err)
 	}
 	o.unit = unit
 	// ExecStopPost= is a service's: any other unit reports through
 	// OnFailure= alone.
 	o.hook = o.hook && !*noHook && strings.HasSuffix(unit, ".service")
-	_ = refresh
 	if err := o.validate(); err != nil {
 		return err
 	}
@@ -291,16 +306,7 @@ func (o enableOptions) command() string {
 // command recorded in it: what an upgrade runs, so that drop-ins of an
 // older version get what this one writes (the hook, unless --no-hook was
 // given).
-func refreshDropIns(ctx context.Context, a *app, f *flags, args []string) error {
-	var root string
-	f.StringVar(&root, "root", "/", "rewrite under this `dir` and do not reload systemd")
-	pos, err := f.parse(args)
-	if err != nil {
-		return err
-	}
-	if len(pos) != 0 {
-		return usageErr("enable --refresh: takes no unit (it rewrites every drop-in enable wrote)")
-	}
+func refreshDropIns(ctx context.Context, a *app, root string) error {
 	var errs []error
 	for _, unit := range enabledUnits(root) {
 		b, err := os.ReadFile(filepath.Join(root, systemUnitDir, unit+".d", dropInName))
