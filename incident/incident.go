@@ -92,13 +92,12 @@ func (in *Incident) CauseText() string {
 	return strings.Join(parts, ", ")
 }
 
-// LastCause is the latest failure's cause.
+// LastCause is the latest failure's cause: Record keeps it first.
 func (in *Incident) LastCause() string {
 	if len(in.Causes) == 0 {
 		return ""
 	}
-	best := in.Causes[0]
-	return best.Cause
+	return in.Causes[0].Cause
 }
 
 // State is every open incident, by unit, and the recently resolved ones.

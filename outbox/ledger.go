@@ -23,7 +23,8 @@ type Last struct {
 // Ledger is the last delivery per unit, then per channel.
 type Ledger map[string]map[string]Last
 
-// Delivered reads the ledger without locking: for status.
+// Delivered reads the ledger of reports that left the outbox, without
+// locking.
 func (s *Store) Delivered() Ledger {
 	b, err := os.ReadFile(filepath.Join(s.dir, ledgerName))
 	l := Ledger{}
@@ -40,19 +41,52 @@ func (s *Store) Delivered() Ledger {
 	return l
 }
 
-// noteDelivered records a delivery in the ledger; the caller holds the lock.
-func (s *Store) noteDelivered(e *Entry, d *Delivery, at time.Time) {
+// noteDelivered records e's deliveries in the ledger as e leaves the
+// outbox; the caller holds the lock. Until then, Last reads them from e.
+func (s *Store) noteDelivered(e *Entry) {
 	l := s.Delivered()
-	u := e.Report.Unit
-	if l[u] == nil {
-		l[u] = map[string]Last{}
+	changed := false
+	for _, d := range e.Channels {
+		if d.Delivered.IsZero() {
+			continue
+		}
+		l.note(e, d)
+		changed = true
 	}
-	l[u][d.Channel] = Last{At: at, Event: e.Report.Event, ReportID: d.ReportID, Subject: e.Report.Subject()}
+	if !changed {
+		return
+	}
 	b, err := json.Marshal(l)
 	if err == nil {
 		err = s.writeFile(filepath.Join(s.dir, ledgerName), append(b, '\n'))
 	}
 	if err != nil {
-		s.log.Warn("state: cannot record the last delivery (status shows an older one)", "unit", u, "channel", d.Channel, "error", err)
+		s.log.Warn("state: cannot record the last deliveries (status shows older ones)", "unit", e.Report.Unit, "error", err)
 	}
+}
+
+// note keeps d if it is the unit's latest delivery on its channel.
+func (l Ledger) note(e *Entry, d *Delivery) {
+	u := e.Report.Unit
+	if l[u] == nil {
+		l[u] = map[string]Last{}
+	}
+	if old, ok := l[u][d.Channel]; ok && old.At.After(d.Delivered) {
+		return
+	}
+	l[u][d.Channel] = Last{At: d.Delivered, Event: e.Report.Event, ReportID: d.ReportID, Subject: e.Report.Subject()}
+}
+
+// Last is the last delivery per unit and channel: the ledger, with the
+// deliveries of pending, the reports still in the outbox (Pending).
+func (s *Store) Last(pending []*Entry) Ledger {
+	l := s.Delivered()
+	for _, e := range pending {
+		for _, d := range e.Channels {
+			if !d.Delivered.IsZero() {
+				l.note(e, d)
+			}
+		}
+	}
+	return l
 }

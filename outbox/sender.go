@@ -97,7 +97,7 @@ func (s *Sender) Dispatch(ctx context.Context, rep *report.Report, bypass bool) 
 	var out Outcome
 	s.run(ctx, &out, func(tx *tx) (*Entry, error) {
 		if bypass {
-			return s.put(tx, newEntry(rep, s.Channels, tx.now))
+			return s.put(newEntry(rep, s.Channels, tx.now))
 		}
 		f := gate.FailureOf(rep)
 		if tx.gate.Seen(f) {
@@ -157,7 +157,7 @@ func (s *Sender) putIncident(tx *tx, in *incident.Incident, rep *report.Report, 
 		rep.Incident = in.Snapshot("open")
 		e := newEntry(rep, s.Channels, tx.now)
 		in.Announce(e.ID, runKey(rep), rep.Subject())
-		return s.put(tx, e)
+		return s.put(e)
 	}
 	rep.Event = event
 	state := "open"
@@ -165,18 +165,18 @@ func (s *Sender) putIncident(tx *tx, in *incident.Incident, rep *report.Report, 
 		state = "resolved"
 	}
 	rep.Incident = in.Snapshot(state)
-	e := newEntry(rep, s.followUpChannels(tx, in), tx.now)
+	e := newEntry(rep, s.followUpChannels(in), tx.now)
 	e.After = in.OpeningEntry
 	for _, d := range e.Channels {
 		d.ThreadID = hashID(rep.Unit, in.OpeningRun, d.Channel)
 	}
-	return s.put(tx, e)
+	return s.put(e)
 }
 
 // put saves e unless the outbox has it already (the same failed run, with
 // the dedup state lost; a recovery notice a killed run saved): that one is
 // delivered, keeping what it delivered.
-func (s *Sender) put(tx *tx, e *Entry) (*Entry, error) {
+func (s *Sender) put(e *Entry) (*Entry, error) {
 	if old := s.Store.readEntry(e.ID); old != nil {
 		return old, nil
 	}
@@ -188,7 +188,7 @@ func (s *Sender) put(tx *tx, e *Entry) (*Entry, error) {
 
 // followUpChannels are the configured channels that got in's opening
 // report, or may still get it: never a follow-up without its opening.
-func (s *Sender) followUpChannels(tx *tx, in *incident.Incident) []notifiers.Channel {
+func (s *Sender) followUpChannels(in *incident.Incident) []notifiers.Channel {
 	opening := s.Store.readEntry(in.OpeningEntry)
 	var out []notifiers.Channel
 	for _, ch := range s.Channels {
@@ -326,21 +326,18 @@ func (s *Sender) openAfterSilence(tx *tx, e incident.Ended, u incident.Unit, out
 }
 
 // EndSilence ends unit's silence now (odoo-notify unsilence): an incident
-// that came during it opens, unless the unit is back, and what is pending
-// is delivered. ok is false when the unit was not silenced.
-func (s *Sender) EndSilence(ctx context.Context, unit string, u incident.Unit, known bool) (out Outcome, ok bool) {
+// that came during it opens, unless u (zero when systemd could not say)
+// shows the unit back, and what is pending is delivered. ok is false when
+// the unit was not silenced.
+func (s *Sender) EndSilence(ctx context.Context, unit string, u incident.Unit) (out Outcome, ok bool) {
 	if s.Store == nil {
 		out.Degraded = s.StoreErr
 		return out, false
 	}
 	s.run(ctx, &out, func(tx *tx) (*Entry, error) {
-		e, found := tx.inc.Unsilence(unit, tx.now)
-		ok = found
-		if found && known {
+		var e incident.Ended
+		if e, ok = tx.inc.Unsilence(unit, tx.now); ok {
 			s.openAfterSilence(tx, e, u, &out)
-		} else if found && e.Incident != nil {
-			// Without systemd's word, the failures are said.
-			s.openAfterSilence(tx, e, incident.Unit{}, &out)
 		}
 		return nil, nil
 	})
@@ -527,7 +524,7 @@ func (s *Sender) drop(e *Entry, now time.Time) {
 			"unit", e.Report.Unit, "channel", d.Channel, "report_id", d.ReportID, "subject", e.Report.Subject(),
 			"created", e.Created.UTC().Format(time.RFC3339), "max_age", s.MaxAge, "attempt", d.Attempts, "last_error", d.LastError)
 	}
-	if err := s.Store.removeEntry(e.ID); err != nil {
+	if err := s.remove(e); err != nil {
 		s.log().Warn("outbox: could not remove an expired report", "unit", e.Report.Unit, "error", err)
 	}
 }
@@ -599,10 +596,6 @@ func (s *Sender) recordOne(ctx context.Context, it *item) bool {
 		return false
 	}
 	applyResult(d, it.res, s.now())
-	s.markOpening(e, it)
-	if it.res.OK() {
-		s.Store.noteDelivered(e, d, d.Delivered)
-	}
 	if err := s.Store.putEntry(e); err != nil {
 		s.log().Warn("outbox: a delivery could not be recorded yet; the end of the run tries again", "unit", e.Report.Unit, "channel", it.ch.String(), "error", err)
 		return false
@@ -610,23 +603,26 @@ func (s *Sender) recordOne(ctx context.Context, it *item) bool {
 	return true
 }
 
-// markOpening records, under the lock, that a channel got an incident's
-// opening report: its follow-ups go there once the report has left the
-// outbox.
-func (s *Sender) markOpening(e *Entry, it *item) {
-	r := e.Report
-	if r.Event != report.EventFiring || r.Incident == nil || it.res == nil || !it.res.OK() {
-		return
+// remove takes a report out of the outbox, under the lock. What it
+// delivered is kept first, where its entry was read until now: the last
+// delivery per channel (for status) and, for an incident's opening report,
+// the channels that got it (its follow-ups go there).
+func (s *Sender) remove(e *Entry) error {
+	s.Store.noteDelivered(e)
+	if r := e.Report; r.Event == report.EventFiring && r.Incident != nil {
+		st := s.Store.loadIncidents()
+		if in := st.Get(r.Unit); in != nil && in.OpeningEntry == e.ID {
+			for _, d := range e.Channels {
+				if !d.Delivered.IsZero() {
+					in.MarkDelivered(d.Channel)
+				}
+			}
+			if err := s.Store.saveIncidents(st); err != nil {
+				s.log().Warn("incident: could not record which channels got the opening report: its follow-ups may not go there", "unit", r.Unit, "error", err)
+			}
+		}
 	}
-	st := s.Store.loadIncidents()
-	in := st.Get(r.Unit)
-	if in == nil || in.OpeningEntry != e.ID {
-		return
-	}
-	in.MarkDelivered(it.d.Channel)
-	if err := s.Store.saveIncidents(st); err != nil {
-		s.log().Warn("incident: could not record that a channel got the opening report: its follow-ups may not go there", "unit", r.Unit, "channel", it.ch.String(), "error", err)
-	}
+	return s.Store.removeEntry(e.ID)
 }
 
 // applyResult puts a delivery's result in its record.
@@ -714,13 +710,9 @@ func (s *Sender) record(ctx context.Context, items []*item, claims map[string]*c
 				continue
 			}
 			applyResult(d, it.res, now)
-			s.markOpening(e, it)
-			if it.res.OK() {
-				s.Store.noteDelivered(e, d, d.Delivered)
-			}
 		}
 		if e.Done() {
-			if err := s.Store.removeEntry(id); err != nil {
+			if err := s.remove(e); err != nil {
 				log.Warn("outbox: a delivered report could not be removed: it may be sent again with the same id", "unit", e.Report.Unit, "error", err)
 			}
 			continue

@@ -89,7 +89,7 @@ func runUnsilence(ctx context.Context, a *app, args []string) error {
 	if uerr != nil {
 		a.log.Warn("cannot learn the unit's state: failures during the silence are reported", "unit", unit, "error", uerr)
 	}
-	o, ok := s.EndSilence(ctx, unit, u, uerr == nil)
+	o, ok := s.EndSilence(ctx, unit, u)
 	if o.Degraded != nil {
 		return withCode(exitTempFail, fmt.Errorf("unsilence: %w", o.Degraded))
 	}

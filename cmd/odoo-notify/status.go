@@ -85,8 +85,8 @@ func runStatus(ctx context.Context, a *app, args []string) error {
 		return withCode(exitUnavailable, fmt.Errorf("status: %w: check the state folder (--state-dir)", err))
 	}
 	inc := st.Incidents()
-	ledger := st.Delivered()
 	pending := st.Pending()
+	ledger := st.Last(pending)
 
 	enabled := enabledUnits(*root)
 	names := slices.Clone(enabled)
