@@ -7,6 +7,7 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -172,7 +173,9 @@ type mailServer struct {
 	testenv.Mailpit
 	bin, db string
 	cmd     *exec.Cmd
-	exited  chan error
+	// exited is closed once mailpit has exited, with werr its end.
+	exited chan struct{}
+	werr   error
 }
 
 func newMailServer(t testing.TB) *mailServer {
@@ -185,20 +188,29 @@ func newMailServer(t testing.TB) *mailServer {
 
 func (m *mailServer) start(t testing.TB) {
 	t.Helper()
+	if out, err := m.run(); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+}
+
+func (m *mailServer) run() (string, error) {
 	m.cmd = exec.Command(m.bin, "--smtp", "127.0.0.1:"+strconv.Itoa(m.Port), "--listen", strings.TrimPrefix(m.API, "http://"),
 		"--database", m.db, "--disable-version-check", "--smtp-disable-rdns", "--quiet", "--smtp-auth-accept-any", "--smtp-auth-allow-insecure")
 	var out bytes.Buffer
 	m.cmd.Stdout, m.cmd.Stderr = &out, &out
 	if err := m.cmd.Start(); err != nil {
-		t.Fatalf("start mailpit: %v", err)
+		m.cmd = nil
+		return "", fmt.Errorf("start mailpit: %w", err)
 	}
-	m.exited = make(chan error, 1)
-	go func() { m.exited <- m.cmd.Wait() }()
+	exited := make(chan struct{})
+	m.exited = exited
+	cmd := m.cmd
+	go func() { m.werr = cmd.Wait(); close(exited) }()
 	for deadline := time.Now().Add(15 * time.Second); ; time.Sleep(50 * time.Millisecond) {
 		select {
-		case err := <-m.exited:
-			m.cmd = nil // waited for already: stop must not wait again
-			t.Fatalf("mailpit exited: %v\n%s", err, out.String())
+		case <-exited:
+			m.cmd = nil
+			return out.String(), fmt.Errorf("mailpit exited: %v", m.werr)
 		default:
 		}
 		if c, err := net.Dial("tcp", "127.0.0.1:"+strconv.Itoa(m.Port)); err == nil {
@@ -206,12 +218,12 @@ func (m *mailServer) start(t testing.TB) {
 			if resp, err := http.Get(m.API + "/readyz"); err == nil {
 				resp.Body.Close()
 				if resp.StatusCode == http.StatusOK {
-					return
+					return "", nil
 				}
 			}
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("mailpit did not get ready in 15s:\n%s", out.String())
+			return out.String(), errors.New("mailpit did not get ready in 15s")
 		}
 	}
 }

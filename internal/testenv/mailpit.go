@@ -13,9 +13,11 @@ import (
 	"crypto/x509/pkix"
 	"encoding/json"
 	"encoding/pem"
+	"errors"
 	"fmt"
 	"io"
 	"math/big"
+	mrand "math/rand/v2"
 	"net"
 	"net/http"
 	"os"
@@ -94,15 +96,24 @@ func SelfSigned(t testing.TB, cn string) CertFiles {
 	return f
 }
 
-// FreePort returns a loopback TCP port nobody listens on now.
+// FreePort returns a loopback TCP port nobody listens on now, below the
+// kernel's ephemeral range (net.ipv4.ip_local_port_range, 32768-60999 by
+// default): a port from that range can be taken by any outgoing connection
+// between now and the server's bind, which made mailpit fail to start when
+// other tests ran at the same time.
 func FreePort(t testing.TB) int {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+	for range 200 {
+		port := 20000 + mrand.IntN(12000)
+		l, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(port))
+		if err != nil {
+			continue
+		}
+		l.Close()
+		return port
 	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
+	t.Fatal("no free loopback port between 20000 and 32000")
+	return 0
 }
 
 // Mailpit is one running mailpit: SMTP on Port, its API at API.
@@ -115,6 +126,14 @@ type Mailpit struct {
 // the test ends.
 func StartMailpit(t testing.TB, flags ...string) *Mailpit {
 	t.Helper()
+	m, out, err := startMailpit(t, flags)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	return m
+}
+
+func startMailpit(t testing.TB, flags []string) (*Mailpit, string, error) {
 	bin := MailpitBinary(t)
 	m := &Mailpit{Port: FreePort(t)}
 	httpPort := FreePort(t)
@@ -129,19 +148,21 @@ func StartMailpit(t testing.TB, flags ...string) *Mailpit {
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	if err := cmd.Start(); err != nil {
-		t.Fatalf("start mailpit: %v", err)
+		return nil, "", fmt.Errorf("start mailpit: %w", err)
 	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
+	// Closed when mailpit has exited: the wait below and the cleanup may
+	// both see it.
+	exited := make(chan struct{})
+	var werr error
+	go func() { werr = cmd.Wait(); close(exited) }()
 	t.Cleanup(func() {
 		_ = cmd.Process.Kill()
 		<-exited
 	})
-	deadline := time.Now().Add(15 * time.Second)
-	for {
+	for deadline := time.Now().Add(15 * time.Second); ; time.Sleep(50 * time.Millisecond) {
 		select {
-		case err := <-exited:
-			t.Fatalf("mailpit %v exited: %v\n%s", args, err, out.String())
+		case <-exited:
+			return nil, out.String(), fmt.Errorf("mailpit %v exited: %v", args, werr)
 		default:
 		}
 		resp, err := http.Get(m.API + "/readyz")
@@ -150,14 +171,13 @@ func StartMailpit(t testing.TB, flags ...string) *Mailpit {
 			if c, err := net.Dial("tcp", "127.0.0.1:"+strconv.Itoa(m.Port)); err == nil {
 				c.Close()
 				if resp.StatusCode == http.StatusOK {
-					return m
+					return m, "", nil
 				}
 			}
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("mailpit did not get ready in 15s:\n%s", out.String())
+			return nil, out.String(), errors.New("mailpit did not get ready in 15s")
 		}
-		time.Sleep(50 * time.Millisecond)
 	}
 }
 
