@@ -58,8 +58,6 @@ type Incident struct {
 	LastInvocation string  `json:"last_invocation,omitempty"`
 	Failures       int     `json:"failures"`
 	Causes         []Count `json:"causes,omitempty"`
-	// Runs are the failed runs counted (bounded), for history.
-	Runs []string `json:"runs,omitempty"`
 
 	// Announced: the opening report is in the outbox as OpeningEntry, with
 	// OpeningSubject; follow-ups thread to it (OpeningRun names its run).
@@ -70,18 +68,10 @@ type Incident struct {
 	// Delivered are the channels that got the opening report.
 	Delivered []string `json:"delivered,omitempty"`
 
-	// Silenced counts the failures that came while the unit was silenced
-	// (not sent); SilenceReason says why it was.
-	Silenced      int    `json:"silenced,omitempty"`
-	SilenceReason string `json:"silence_reason,omitempty"`
-
 	LastReminder time.Time `json:"last_reminder,omitzero"`
 	Resolved     time.Time `json:"resolved,omitzero"`
 	RunningSince time.Time `json:"running_since,omitzero"`
 }
-
-// maxRuns bounds Runs.
-const maxRuns = 100
 
 // CauseText says "db-unreachable x3, oom-kill x1".
 func (in *Incident) CauseText() string {
@@ -180,16 +170,6 @@ func (s *State) Record(f Failure) *Incident {
 	c := in.Causes[i]
 	in.Causes = slices.Delete(in.Causes, i, i+1)
 	in.Causes = slices.Insert(in.Causes, 0, c)
-	if f.InvocationID != "" {
-		in.Runs = append(in.Runs, f.InvocationID)
-		if len(in.Runs) > maxRuns {
-			in.Runs = in.Runs[len(in.Runs)-maxRuns:]
-		}
-	}
-	if s.Silenced(f.Unit, f.At) {
-		in.Silenced++
-		in.SilenceReason = s.Silences[f.Unit].Reason
-	}
 	return in
 }
 
@@ -331,19 +311,6 @@ func (s *State) Prune(now time.Time) {
 	if len(s.Closed) > maxClosed {
 		s.Closed = s.Closed[len(s.Closed)-maxClosed:]
 	}
-}
-
-// Of finds the incident (open or closed) a failed run belonged to.
-func (s *State) Of(unit, invocationID string) *Incident {
-	if in := s.Open[unit]; in != nil && slices.Contains(in.Runs, invocationID) {
-		return in
-	}
-	for _, in := range slices.Backward(s.Closed) {
-		if in.Unit == unit && slices.Contains(in.Runs, invocationID) {
-			return in
-		}
-	}
-	return nil
 }
 
 // Snapshot is what a report carries of in: the report package's view.
