@@ -85,7 +85,7 @@ func heldWhy(v gate.Verdict) string {
 // folder that cannot be opened does not stop the report: it goes out
 // directly, and the sender says so.
 func (a *app) sender(channels []notifiers.Channel) *outbox.Sender {
-	st, err := outbox.Open(outbox.Dir(a.stateDir, a.getenv), a.log)
+	st, err := a.openStore()
 	c := a.cfg
 	rates := map[string]gate.Rate{}
 	for _, ch := range channels {

@@ -54,7 +54,7 @@ func runDispatch(ctx context.Context, a *app, args []string) error {
 	a.forgetRecordedRun(rep, err)
 	// A crash while this handler ran had its start merged into this run by
 	// systemd: its hook's record is here, and is reported now.
-	if st, serr := outbox.Open(outbox.Dir(a.stateDir, a.getenv), a.log); serr == nil {
+	if st, serr := a.openStore(); serr == nil {
 		if n := a.reportRecordedRuns(ctx, st, channels, jf, unit); n > 0 {
 			a.log.Info("reported failed runs the hook recorded while this handler ran", "unit", unit, "runs", n)
 		}
@@ -68,7 +68,7 @@ func runDispatch(ctx context.Context, a *app, args []string) error {
 // recordedRun is the failed run of unit the hook recorded that this run
 // reports: the one systemd's MONITOR_* names, else the newest.
 func (a *app) recordedRun(unit string) *outbox.Failed {
-	st, err := outbox.Open(outbox.Dir(a.stateDir, a.getenv), a.log)
+	st, err := a.openStore()
 	if err != nil {
 		return nil
 	}
@@ -97,7 +97,7 @@ func (a *app) forgetRecordedRun(rep *report.Report, err error) {
 	if code := exitCode(err); code != exitOK && code != exitTempFail {
 		return
 	}
-	st, oerr := outbox.Open(outbox.Dir(a.stateDir, a.getenv), a.log)
+	st, oerr := a.openStore()
 	if oerr == nil {
 		oerr = st.RemoveFailed(*a.failed)
 	}

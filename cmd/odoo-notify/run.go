@@ -114,6 +114,9 @@ type app struct {
 	// failed is the failed run the hook recorded that this run reports,
 	// if any: its facts stand in for MONITOR_* when systemd gave none.
 	failed *outbox.Failed
+	// st is the state folder, opened once per run (openStore).
+	st    *outbox.Store
+	stErr error
 }
 
 // run is the whole program without os.Exit: main and the tests call it.
@@ -256,4 +259,13 @@ func httpClient() *http.Client {
 		// send the report (and its signature) somewhere nobody chose.
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 	}
+}
+
+// openStore opens the state folder (--state-dir, $STATE_DIRECTORY) the
+// first time a run needs it, and gives the same Store, or error, after.
+func (a *app) openStore() (*outbox.Store, error) {
+	if a.st == nil && a.stErr == nil {
+		a.st, a.stErr = outbox.Open(outbox.Dir(a.stateDir, a.getenv), a.log)
+	}
+	return a.st, a.stErr
 }

@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"github.com/odoo-notify/odoo-notify/incident"
-	"github.com/odoo-notify/odoo-notify/outbox"
 )
 
 // maxSilence bounds a silence: one forgotten after a deploy must not hide
@@ -36,7 +35,7 @@ func runSilence(ctx context.Context, a *app, args []string) error {
 	if err := a.loadConfig(f); err != nil {
 		return err
 	}
-	st, err := outbox.Open(outbox.Dir(a.stateDir, a.getenv), a.log)
+	st, err := a.openStore()
 	if err != nil {
 		return withCode(exitUnavailable, fmt.Errorf("silence: %w: check that the state folder exists and is writable (--state-dir)", err))
 	}

@@ -80,7 +80,7 @@ func runStatus(ctx context.Context, a *app, args []string) error {
 	if err := a.loadConfig(f); err != nil {
 		return err
 	}
-	st, err := outbox.Open(outbox.Dir(a.stateDir, a.getenv), a.log)
+	st, err := a.openStore()
 	if err != nil {
 		return withCode(exitUnavailable, fmt.Errorf("status: %w: check the state folder (--state-dir)", err))
 	}
