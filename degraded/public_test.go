@@ -74,9 +74,9 @@ func TestPublicLines(t *testing.T) {
 			want: []string{"(last: 31217 (python3))"},
 		},
 		{
-			name: "an OOM kill of a process that is not the unit's",
-			file: "odoo-26963-oom-el6-wording.log",
-			pids: []int{4242},
+			name:   "an OOM kill of a process that is not the unit's",
+			file:   "odoo-26963-oom-el6-wording.log",
+			pids:   []int{4242},
 			noSpel: true,
 		},
 		{

@@ -64,11 +64,11 @@ type tally struct {
 	n, new      int
 	first, last time.Time
 	// what the lines said, for the text
-	limit                       string
-	value                       string
+	limit                               string
+	value                               string
 	cron, http, threaded, gevent, other int
-	process                     string
-	exceptions                  map[string]int
+	process                             string
+	exceptions                          map[string]int
 }
 
 func newSpell(t time.Time) *spell { return &spell{since: t, lastActive: t} }
