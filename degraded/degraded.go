@@ -329,7 +329,13 @@ func isException(s string) bool {
 func (d *Detector) endRecord(out []Notice) []Notice {
 	c := d.cur
 	d.cur = current{}
-	if !c.active || c.dump {
+	if c.dump {
+		// The stack dump after "Dumping stacktrace of limit exceeding
+		// threads" is over; a later one (SIGQUIT) names no limit's request.
+		d.dumpFor = false
+		return out
+	}
+	if !c.active {
 		return out
 	}
 	exc := c.exception
@@ -370,7 +376,7 @@ func (d *Detector) endRecord(out []Notice) []Notice {
 func (d *Detector) limit(e Event, out []Notice) []Notice {
 	switch {
 	case e.Kind == TimeReal && e.Threaded:
-		th := threadName(strings.TrimSpace(e.Line[strings.Index(e.Line, "Thread "):]))
+		th := e.thread
 		if th != "" {
 			if d.threads[th] {
 				return out

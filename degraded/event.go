@@ -69,6 +69,9 @@ type Event struct {
 	Request Request
 	// Line is the line that showed it, on one line, bounded.
 	Line string
+
+	// thread is the threaded server's thread past its time limit.
+	thread string
 }
 
 // maxLine bounds Event.Line.
@@ -138,6 +141,7 @@ func limitEvent(r record) (Event, bool) {
 			return e, false
 		}
 		e.Kind, e.Threaded, e.Value, e.Limit = TimeReal, true, v, strings.TrimRight(l, "s")
+		e.thread = threadName(m)
 		return e, true
 	case strings.HasPrefix(m, "Server virtual memory limit ") || strings.HasPrefix(m, "Server memory limit "):
 		s := m[strings.Index(m, "limit ")+len("limit "):]
