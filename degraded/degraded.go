@@ -95,6 +95,9 @@ type Detector struct {
 	// threads are the threaded server's threads already counted past
 	// limit_time_real: it repeats the line every second until it reloads.
 	threads map[string]bool
+	// killed are the workers already counted as timed out: the master
+	// logs the timeout of a worker again until it has reaped it.
+	killed map[int]time.Time
 	// dumpFor is set after "Dumping stacktrace of limit exceeding
 	// threads": the next stack dump names their requests.
 	dumpFor bool
@@ -145,6 +148,7 @@ func New(o Options) *Detector {
 		lastReq: map[int]Request{},
 		memcg:   map[int]string{},
 		threads: map[string]bool{},
+		killed:  map[int]time.Time{},
 	}
 }
 
@@ -388,6 +392,11 @@ func (d *Detector) limit(e Event, out []Notice) []Notice {
 		}
 		return d.commitOrWait(pendingEvent{ev: e, wantDump: true, thread: th}, out)
 	case e.Kind == MemorySoft && e.Threaded:
+		// Repeated every second, like the time limit, until the reload.
+		if d.threads["<memory>"] {
+			return out
+		}
+		d.threads["<memory>"] = true
 		return d.commitOrWait(pendingEvent{ev: e, wantDump: true, thread: "<_MainThread("}, out)
 	case e.Kind == MemorySoft && e.Worker == "":
 		// Odoo checks a worker's memory after its request: that request
@@ -396,6 +405,14 @@ func (d *Detector) limit(e Event, out []Notice) []Notice {
 			e.Request = r
 		}
 		return d.commit(e, out)
+	case e.Kind == TimeReal:
+		if at, ok := d.killed[e.PID]; ok && e.Time.Sub(at) < time.Minute {
+			return out
+		}
+		if len(d.killed) >= 256 {
+			clear(d.killed)
+		}
+		d.killed[e.PID] = e.Time
 	case e.Kind == TimeCPU:
 		// The request's error and werkzeug's answer follow.
 		return d.commitOrWait(pendingEvent{ev: e, wantNext: true}, out)

@@ -99,11 +99,11 @@ save() {
 	inside "journalctl -u odoo.service -o json --since=@$2 --no-pager" >"$out/$1.json"
 	echo "capture: $out/$1.json: $(wc -l <"$out/$1.json") entries"
 }
-rpc() { inside "rpc.py $*"; }
+rpc() { inside "rpc.py $*" || true; }
 ordinary() {
 	# what a user's browsing looks like in the log between the events
 	for i in 1 2 3; do
-		inside "python3 -c \"import urllib.request; urllib.request.urlopen('http://127.0.0.1:8069/web/login', timeout=10).read()\"" >/dev/null
+		inside "python3 -c \"import urllib.request; urllib.request.urlopen('http://127.0.0.1:8069/web/login', timeout=30).read()\"" >/dev/null || true
 		rpc res.partner search_read "'[[], [\"name\"]]'" >/dev/null
 	done
 }
@@ -111,19 +111,25 @@ ordinary() {
 conf 0 ""
 inside "su odoo -s /bin/sh -c 'python3 /opt/odoo/odoo-bin -c /etc/odoo/odoo.conf -d prod -i probe --stop-after-init --log-level=warn'"
 
+# Build the web assets once, under Odoo's default limits, so that ordinary
+# requests stay far below the small limits below.
+conf 2 ""
+start
+ordinary
+
 # --- prefork: workers = 2, small limits -----------------------------------
 soft=$((1536 << 20))
 hard=$((3 << 30))
-conf 2 "limit_time_real = 6
-limit_time_cpu = 4
+conf 2 "limit_time_real = 20
+limit_time_cpu = 10
 limit_memory_soft = $soft
 limit_memory_hard = $hard"
 inside "su postgres -c \"psql -q prod -c \\\"UPDATE ir_cron SET active = true, nextcall = now() at time zone 'UTC' WHERE id = (SELECT res_id FROM ir_model_data WHERE module = 'probe' AND name = 'probe_cron_sleep')\\\"\""
 since=$(date +%s)
 start
 ordinary
-for i in 1 2 3; do rpc res.partner action_probe_sleep "'[[], 12]'"; ordinary; done
-rpc res.partner action_probe_spin "'[[], 10]'"
+for i in 1 2 3; do rpc res.partner action_probe_sleep "'[[], 40]'"; ordinary; done
+rpc res.partner action_probe_spin "'[[], 25]'"
 ordinary
 rpc res.partner action_probe_hold "'[[], 1600]'"
 ordinary
@@ -132,7 +138,7 @@ ordinary
 for i in 1 2 3 4 5 6 7; do rpc res.partner action_probe_fail; done
 ordinary
 # the cron worker runs the probe's cron past limit_time_real once a minute
-sleep 75
+sleep 90
 ordinary
 
 # --- the kernel's OOM killer kills a worker; the unit lives on -------------
@@ -156,11 +162,13 @@ for p in $hostpids; do
 	[ "$inner" = "$mainpid" ] && continue
 	echo "$p" >$cg/cgroup.procs
 done
-dmesg >"$out/dmesg-before.txt"
-rpc res.partner action_probe_touch "'[[], 1024]'" || true
-rpc res.partner action_probe_touch "'[[], 1024]'" || true
+dmesg --time-format=iso >"$out/dmesg-before.txt"
+rpc res.partner action_probe_touch "'[[], 1024]'"
+rpc res.partner action_probe_touch "'[[], 1024]'"
 sleep 2
-dmesg >"$out/dmesg-after.txt"
+dmesg --time-format=iso >"$out/dmesg-after.txt"
+# the kernel's lines of the kills, with the kernel's wall-clock times
+diff "$out/dmesg-before.txt" "$out/dmesg-after.txt" | sed -n 's/^> //p' >"$out/oom-kernel.txt"
 inside "systemctl is-active odoo.service" >"$out/oom-unit-state.txt" || true
 ordinary
 # workers respawned by the master are back in the unit's cgroup
@@ -170,14 +178,14 @@ save prefork "$since"
 
 # --- threaded: workers = 0 -------------------------------------------------
 inside "su postgres -c \"psql -q prod -c \\\"UPDATE ir_cron SET active = false WHERE id = (SELECT res_id FROM ir_model_data WHERE module = 'probe' AND name = 'probe_cron_sleep')\\\"\""
-conf 0 "limit_time_real = 6
+conf 0 "limit_time_real = 20
 limit_memory_soft = $((3 << 30))
 limit_memory_hard = $((4 << 30))"
 since=$(date +%s)
 start
 ordinary
 # the threaded server checks its limits once a minute
-rpc res.partner action_probe_sleep "'[[], 90]'"
+rpc res.partner action_probe_sleep "'[[], 100]'"
 sleep 20
 start
 ordinary

@@ -21,10 +21,10 @@ def call(path, params, timeout=600):
         return json.load(r)
 
 
-call("/web/session/authenticate", {"db": "prod", "login": "admin", "password": "admin"})
 model, method = sys.argv[1], sys.argv[2]
 args = json.loads(sys.argv[3]) if len(sys.argv) > 3 else [[]]
 try:
+    call("/web/session/authenticate", {"db": "prod", "login": "admin", "password": "admin"})
     out = call("/web/dataset/call_kw/%s/%s" % (model, method),
                {"model": model, "method": method, "args": args, "kwargs": {}})
     print(json.dumps(out.get("result", out.get("error", {}).get("message")))[:200])
