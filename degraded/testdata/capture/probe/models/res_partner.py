@@ -1,3 +1,4 @@
+import mmap
 import time
 
 from odoo import models
@@ -43,3 +44,9 @@ class ResPartner(models.Model):
     def action_probe_fail(self):
         """An error Odoo logs as "Exception during request handling"."""
         raise ValueError('probe: failing on purpose')
+
+    def action_probe_map(self, mb=1600):
+        """Address space kept after the request, not one page of it used:
+        limit_memory_soft is checked against virtual memory."""
+        _held.append(mmap.mmap(-1, mb << 20))
+        return len(_held)

@@ -1,0 +1,168 @@
+package degraded
+
+import (
+	"bufio"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+// The files in testdata/odoo18 are the real Odoo 18's journal and the
+// kernel's lines, captured by testdata/capture/capture.sh: odoo.service
+// under systemd 252 with PostgreSQL 15, workers = 2, and the probe addon's
+// requests crossing the limits set in odoo.conf.
+
+// kernelLines reads dmesg --time-format=iso lines as the journal's kernel
+// transport would give them: the kernel's time and its message.
+func kernelLines(t *testing.T, name string) []Line {
+	t.Helper()
+	f, err := os.Open(filepath.Join("testdata", "odoo18", name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var out []Line
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		stamp, msg, ok := strings.Cut(sc.Text(), " ")
+		if !ok {
+			continue
+		}
+		at, err := time.Parse("2006-01-02T15:04:05,000000-07:00", stamp)
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		out = append(out, Line{Time: at.UTC(), Message: msg, Kernel: true})
+	}
+	return out
+}
+
+func pidsFile(t *testing.T, name string) []int {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("testdata", "odoo18", name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []int
+	for _, f := range strings.Fields(string(b)) {
+		p, err := strconv.Atoi(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, p)
+	}
+	return out
+}
+
+// merge orders the unit's lines and the kernel's by time, as the watcher
+// reads them from one journal.
+func merge(a, b []Line) []Line {
+	out := append(append([]Line(nil), a...), b...)
+	sort.SliceStable(out, func(i, j int) bool { return out[i].Time.Before(out[j].Time) })
+	return out
+}
+
+// TestOdoo18Prefork: a real Odoo 18 with workers = 2, limit_time_real =
+// 20 and limit_memory_hard = 3 GiB, whose cron job and requests ran past
+// limit_time_real, one request allocated past limit_memory_hard, seven
+// failed, and two workers were killed by the kernel's OOM killer.
+func TestOdoo18Prefork(t *testing.T) {
+	lines := journal(t, "prefork.json")
+	kernel := kernelLines(t, "oom-kernel.txt")
+	pids := pidsFile(t, "oom-pids.txt") // as the host saw them; the first is the main process
+	d := New(Options{
+		Unit:            "odoo.service",
+		ErrorsPerWindow: 5,
+		Limits:          Limits{TimeReal: 20, MemorySoft: 1536 << 20, MemoryHard: 3 << 30, Workers: 2},
+	})
+	d.Processes(lines[0].Time, pids[0], pids)
+	var ns []Notice
+	var events int
+	for _, l := range merge(lines, kernel) {
+		ns = append(ns, d.Line(l)...)
+	}
+	ns = append(ns, settle(d)...)
+	// The capture's events span ten minutes of a sixteen-minute journal:
+	// the opening, one update a window later with what came since, the
+	// resolution a quiet window after the last event.
+	if got := states(ns); got != "opened,updated,resolved" {
+		t.Fatalf("notices %s, want opened,updated,resolved", got)
+	}
+	open, upd, end := ns[0], ns[1], ns[2]
+	if gap := upd.Time.Sub(open.Time); gap < DefaultWindow {
+		t.Errorf("update %v after the opening", gap)
+	}
+	if !strings.HasPrefix(end.Summary, "quiet since 15:44 UTC: ") || end.Time.Sub(upd.Time) < DefaultWindow {
+		t.Errorf("resolved at %v: %q", end.Time, end.Summary)
+	}
+	// The first event of the run: the cron job's worker killed at 20 s.
+	if !strings.HasPrefix(open.Summary, "1 cron worker timeout (limit_time_real = 20)") {
+		t.Errorf("opening summary %q", open.Summary)
+	}
+	want := map[Kind]int{
+		// Odoo logs 43 timeout lines for 31 workers: it repeats a
+		// worker's until it has reaped it.
+		TimeReal:      31,
+		MemoryHard:    1,
+		RequestErrors: 7,
+		OOMKill:       2,
+	}
+	for _, c := range end.Counts {
+		events += c.N
+		if c.N != want[c.Kind] {
+			t.Errorf("%s: %d, want %d", c.Kind, c.N, want[c.Kind])
+		}
+	}
+	if events != 41 {
+		t.Errorf("%d events: %+v", events, end.Counts)
+	}
+	for _, w := range []string{
+		"31 worker timeouts (26 cron) in 9 min (limit_time_real = 20)",
+		"1 MemoryError (limit_memory_hard = 3072 MiB)",
+		"2 processes killed by the kernel's OOM killer in 18 s (last: 21138 (python3))",
+		"7 failed requests in 47 s (most: ValueError: probe: failing on purpose)",
+		"; last: POST /web/dataset/call_kw/res.partner/action_probe_fail, db prod",
+	} {
+		if !strings.Contains(upd.Summary, w) {
+			t.Errorf("update %q\nwant it to hold %q", upd.Summary, w)
+		}
+	}
+	for _, c := range upd.Counts {
+		if c.Kind == OOMKill && c.New != 2 {
+			t.Errorf("update: %d new OOM kills, want 2 (they came after the opening)", c.New)
+		}
+	}
+	t.Logf("opened:   %s", open.Summary)
+	t.Logf("updated:  %s", upd.Summary)
+	t.Logf("resolved: %s", end.Summary)
+	for _, h := range end.Hints {
+		t.Logf("hint: %s", h)
+	}
+}
+
+// TestOdoo18MemoryErrorNamesItsRequest: the MemoryError's request is the
+// one werkzeug logs right after it for the same worker.
+func TestOdoo18MemoryErrorNamesItsRequest(t *testing.T) {
+	lines := journal(t, "prefork.json")
+	var from int
+	for i, l := range lines {
+		if strings.Contains(l.Message, "Exception during request handling") {
+			from = i
+			break
+		}
+	}
+	d := New(Options{Limits: Limits{MemoryHard: 3 << 30}})
+	ns := feed(d, lines[from:from+60])
+	ns = append(ns, d.Tick(d.now.Add(followUp+time.Second))...)
+	if len(ns) != 1 {
+		t.Fatalf("notices %+v", ns)
+	}
+	want := "1 MemoryError (limit_memory_hard = 3072 MiB); last: POST /web/dataset/call_kw/res.partner/action_probe_hog, db prod"
+	if ns[0].Summary != want || ns[0].Kind != MemoryHard {
+		t.Errorf("summary %q\nwant %q", ns[0].Summary, want)
+	}
+}
