@@ -166,3 +166,27 @@ func TestOdoo18MemoryErrorNamesItsRequest(t *testing.T) {
 		t.Errorf("summary %q\nwant %q", ns[0].Summary, want)
 	}
 }
+
+// TestOdoo18Threaded: the real Odoo 18 with workers = 0 and
+// limit_time_real = 20; a request slept past it. The threaded server logs
+// the limit, dumps the thread's stack with its db, uid and url, and
+// reloads itself.
+func TestOdoo18Threaded(t *testing.T) {
+	d := New(Options{Unit: "odoo.service", Limits: Limits{TimeReal: 20}})
+	ns := feed(d, journal(t, "threaded-time.json"))
+	ns = append(ns, settle(d)...)
+	if got := states(ns); got != "opened,resolved" {
+		t.Fatalf("notices %s, want opened,resolved", got)
+	}
+	// The stack dump names no method.
+	want := "1 request past limit_time_real, server reloaded (limit_time_real = 20); last: /web/dataset/call_kw/res.partner/action_probe_sleep, db prod, uid 2"
+	if n := ns[0]; n.Summary != want || n.Kind != TimeReal {
+		t.Errorf("summary %q\nwant %q", n.Summary, want)
+	}
+	if r := ns[0].Last; r.UID != "2" || r.DB != "prod" || r.Path != "/web/dataset/call_kw/res.partner/action_probe_sleep" {
+		t.Errorf("request %+v", r)
+	}
+	if h := strings.Join(ns[0].Hints, "\n"); !strings.Contains(h, "workers >= 2") {
+		t.Errorf("hints %q", h)
+	}
+}
