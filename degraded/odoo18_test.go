@@ -190,3 +190,32 @@ func TestOdoo18Threaded(t *testing.T) {
 		t.Errorf("hints %q", h)
 	}
 }
+
+// TestOdoo18ThreadedMemory: the real Odoo 18 with workers = 0 and
+// limit_memory_soft = 1.5 GiB; a request kept 1.6 GB. The server logs the
+// limit every second until no other request runs, then reloads: one event.
+func TestOdoo18ThreadedMemory(t *testing.T) {
+	lines := journal(t, "threaded-memory.json")
+	repeated := 0
+	for _, l := range lines {
+		if strings.Contains(l.Message, "Server memory limit (") {
+			repeated++
+		}
+	}
+	if repeated < 2 {
+		t.Fatalf("the capture holds %d memory limit lines; the test is about their repetition", repeated)
+	}
+	d := New(Options{Limits: Limits{MemorySoft: 1536 << 20}})
+	ns := feed(d, lines)
+	ns = append(ns, settle(d)...)
+	if got := states(ns); got != "opened,resolved" {
+		t.Fatalf("notices %s, want opened,resolved", got)
+	}
+	if c := count(ns[1], MemorySoft); c != 1 {
+		t.Errorf("%d memory events for %d lines of one reload, want 1", c, repeated)
+	}
+	want := "1 server reload past limit_memory_soft (limit_memory_soft = 1536 MiB, last at 1853 MiB)"
+	if ns[0].Summary != want {
+		t.Errorf("summary %q\nwant %q", ns[0].Summary, want)
+	}
+}

@@ -12,15 +12,22 @@
 # OUT/oom-kernel.txt and the unit's processes as the host sees them in
 # OUT/oom-pids.txt.
 #
-# usage (as root): capture.sh ROOT OUT
+# usage (as root): capture.sh ROOT OUT [PHASE...]
 #   ROOT: a Debian 12 root with systemd, dbus and python3, e.g. made by
 #         debootstrap --variant=minbase --include=systemd,systemd-sysv,dbus,ca-certificates,python3 bookworm ROOT
 #   OUT:  where the captures go
+#   PHASE: prefork (worker and cron timeouts, MemoryError, failed requests
+#          and the OOM kills), limits (limit_time_cpu and limit_memory_soft,
+#          with limit_time_real out of their way), threaded-time,
+#          threaded-memory; all of them when none is given
 # ODOO_SRC (default /work/shared/odoo) holds setup.sh and the Odoo tarball.
 set -eu
 root=$(cd "$1" && pwd)
 mkdir -p "$2"
 out=$(cd "$2" && pwd)
+shift 2
+phases=${*:-prefork limits threaded-time threaded-memory}
+want() { case " $phases " in *" $1 "*) return 0 ;; esac; return 1; }
 here=$(cd "$(dirname "$0")" && pwd)
 src=${ODOO_SRC:-/work/shared/odoo}
 
@@ -96,7 +103,7 @@ start() {
 }
 # save NAME SINCE: the unit's journal since SINCE (epoch seconds)
 save() {
-	inside "journalctl -u odoo.service -o json --since=@$2 --no-pager" >"$out/$1.json"
+	inside "journalctl -u odoo.service -o json --output-fields=MESSAGE,_TRANSPORT,_PID,PRIORITY --since=@$2 --no-pager" >"$out/$1.json"
 	echo "capture: $out/$1.json: $(wc -l <"$out/$1.json") entries"
 }
 rpc() { inside "rpc.py $*" || true; }
@@ -117,14 +124,19 @@ conf 2 ""
 start
 ordinary
 
-# --- prefork: workers = 2, small limits -----------------------------------
 soft=$((1536 << 20))
 hard=$((3 << 30))
+cron() {
+	inside "su postgres -c \"psql -q prod -c \\\"UPDATE ir_cron SET active = $1, nextcall = now() at time zone 'UTC' WHERE id = (SELECT res_id FROM ir_model_data WHERE module = 'probe' AND name = 'probe_cron_sleep')\\\"\""
+}
+
+# --- prefork: workers = 2, small limits -----------------------------------
+if want prefork; then
 conf 2 "limit_time_real = 20
 limit_time_cpu = 10
 limit_memory_soft = $soft
 limit_memory_hard = $hard"
-inside "su postgres -c \"psql -q prod -c \\\"UPDATE ir_cron SET active = true, nextcall = now() at time zone 'UTC' WHERE id = (SELECT res_id FROM ir_model_data WHERE module = 'probe' AND name = 'probe_cron_sleep')\\\"\""
+cron true
 since=$(date +%s)
 start
 ordinary
@@ -174,10 +186,33 @@ ordinary
 # workers respawned by the master are back in the unit's cgroup
 for p in $(cat $cg/cgroup.procs); do echo "$p" >/sys/fs/cgroup/memory/cgroup.procs; done
 rmdir $cg
+rm -f "$out/dmesg-before.txt" "$out/dmesg-after.txt"
 save prefork "$since"
+cron false
+fi
+
+# --- prefork: limit_time_cpu and limit_memory_soft -------------------------
+# limit_time_real is set far away: on a loaded machine a request takes long
+# in wall time to use its CPU seconds.
+if want limits; then
+cron false
+conf 2 "limit_time_real = 900
+limit_time_cpu = 3
+limit_memory_soft = $soft
+limit_memory_hard = $hard"
+since=$(date +%s)
+start
+ordinary
+rpc res.partner action_probe_spin "'[[], 10]'"
+ordinary
+rpc res.partner action_probe_map "'[[], 1600]'"
+ordinary
+save limits "$since"
+fi
 
 # --- threaded: workers = 0 -------------------------------------------------
-inside "su postgres -c \"psql -q prod -c \\\"UPDATE ir_cron SET active = false WHERE id = (SELECT res_id FROM ir_model_data WHERE module = 'probe' AND name = 'probe_cron_sleep')\\\"\""
+if want threaded-time; then
+cron false
 conf 0 "limit_time_real = 20
 limit_memory_soft = $((3 << 30))
 limit_memory_hard = $((4 << 30))"
@@ -190,16 +225,20 @@ sleep 20
 start
 ordinary
 save threaded-time "$since"
+fi
 
+if want threaded-memory; then
+cron false
 conf 0 "limit_time_real = 600
 limit_memory_soft = $soft
 limit_memory_hard = $((4 << 30))"
 since=$(date +%s)
 start
 ordinary
-rpc res.partner action_probe_hold "'[[], 1600]'"
+rpc res.partner action_probe_map "'[[], 1600]'"
 ordinary
 sleep 80
 start
 ordinary
 save threaded-memory "$since"
+fi
