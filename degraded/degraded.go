@@ -98,6 +98,8 @@ type Detector struct {
 	// killed are the workers already counted as timed out: the master
 	// logs the timeout of a worker again until it has reaped it.
 	killed map[int]time.Time
+	// cpu are the workers already counted past limit_time_cpu.
+	cpu map[int]time.Time
 	// dumpFor is set after "Dumping stacktrace of limit exceeding
 	// threads": the next stack dump names their requests.
 	dumpFor bool
@@ -149,6 +151,7 @@ func New(o Options) *Detector {
 		memcg:   map[int]string{},
 		threads: map[string]bool{},
 		killed:  map[int]time.Time{},
+		cpu:     map[int]time.Time{},
 	}
 }
 
@@ -358,13 +361,18 @@ func (d *Detector) endRecord(out []Notice) []Notice {
 		}
 		return out
 	case strings.Contains(exc, "CPU time limit exceeded"):
-		// A worker stopped at limit_time_cpu outside a request: "Worker
-		// (47) Exception occured, exiting..." (occurred since Odoo 13).
+		// The worker itself died of it: "Worker (47) Exception occured,
+		// exiting..." (occurred since Odoo 13). Odoo 18 serves a request in
+		// a thread, so SIGXCPU lands in the worker's main thread: its "CPU
+		// time limit (3) reached." line came first and was counted.
 		pid := c.rec.pid
 		if rest, ok := strings.CutPrefix(c.rec.msg[strings.Index(c.rec.msg, ": ")+2:], "Worker "); ok {
 			if p, _, ok := parenInt(rest); ok {
 				pid = p
 			}
+		}
+		if at, ok := d.cpu[pid]; ok && c.rec.time.Sub(at) < time.Minute {
+			return out
 		}
 		e := Event{Time: c.rec.time, Kind: TimeCPU, PID: pid, Exception: exc, Line: c.rec.msg}
 		return d.commit(e, out)
@@ -414,6 +422,10 @@ func (d *Detector) limit(e Event, out []Notice) []Notice {
 		}
 		d.killed[e.PID] = e.Time
 	case e.Kind == TimeCPU:
+		if len(d.cpu) >= 256 {
+			clear(d.cpu)
+		}
+		d.cpu[e.PID] = e.Time
 		// The request's error and werkzeug's answer follow.
 		return d.commitOrWait(pendingEvent{ev: e, wantNext: true}, out)
 	}

@@ -219,3 +219,31 @@ func TestOdoo18ThreadedMemory(t *testing.T) {
 		t.Errorf("summary %q\nwant %q", ns[0].Summary, want)
 	}
 }
+
+// TestOdoo18Limits: the real Odoo 18 with workers = 2, limit_time_cpu = 3
+// and limit_memory_soft = 1.5 GiB (limit_time_real out of the way). One
+// request spun past the CPU limit: Odoo 18 logs the limit, then the
+// worker's own death of it ("Exception occurred, exiting..."), one event.
+// Another kept 1.6 GB of address space: the worker was recycled after it.
+func TestOdoo18Limits(t *testing.T) {
+	d := New(Options{Limits: Limits{TimeCPU: 3, MemorySoft: 1536 << 20, Workers: 2}})
+	ns := feed(d, journal(t, "limits.json"))
+	ns = append(ns, settle(d)...)
+	if got := states(ns); got != "opened,resolved" {
+		t.Fatalf("notices %s, want opened,resolved", got)
+	}
+	end := ns[1]
+	if c := count(end, TimeCPU); c != 1 {
+		t.Errorf("%d CPU limit events, want 1", c)
+	}
+	if c := count(end, MemorySoft); c != 1 {
+		t.Errorf("%d memory limit events, want 1", c)
+	}
+	want := "1 request stopped at limit_time_cpu (limit_time_cpu = 3), 1 worker recycled past limit_memory_soft (limit_memory_soft = 1536 MiB, last at 1836 MiB); last: POST /web/dataset/call_kw/res.partner/action_probe_map, db prod"
+	if !strings.HasSuffix(end.Summary, want) {
+		t.Errorf("summary %q\nwant it to end %q", end.Summary, want)
+	}
+	if ns[0].Kind != TimeCPU || !strings.HasPrefix(ns[0].Summary, "1 request stopped at limit_time_cpu (limit_time_cpu = 3)") {
+		t.Errorf("opened: %s %q", ns[0].Kind, ns[0].Summary)
+	}
+}
