@@ -291,7 +291,7 @@ func (s *spell) hints(o Options) []string {
 				h = append(h, fmt.Sprintf("A cron job ran past its limit (%s s; limit_time_real_cron, which defaults to limit_time_real) and its worker was killed: the job starts over at its next run and is killed again. Make it commit in batches, or raise limit_time_real_cron.", lim))
 			}
 		case TimeCPU:
-			h = append(h, fmt.Sprintf("A request used more than limit_time_cpu (%s s) of CPU and was stopped with an error: make it cheaper (the last: line names it), or raise limit_time_cpu in odoo.conf.", orInt(t.limit, l.TimeCPU)))
+			h = append(h, fmt.Sprintf("A request used more than limit_time_cpu (%s s) of CPU and Odoo stopped it (Odoo 18 stops the whole worker, cutting the request): make it cheaper, or raise limit_time_cpu in odoo.conf for requests that must compute longer.", orInt(t.limit, l.TimeCPU)))
 		case MemoryHard:
 			hard := "limit_memory_hard"
 			if l.MemoryHard > 0 {
