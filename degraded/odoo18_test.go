@@ -247,3 +247,27 @@ func TestOdoo18Limits(t *testing.T) {
 		t.Errorf("opened: %s %q", ns[0].Kind, ns[0].Summary)
 	}
 }
+
+// TestOOMByCgroup: the kernel's oom-kill line names the killed task's
+// cgroup; one that is the unit's counts even for a pid the Detector was
+// never told of. In the capture the workers' cgroup was /degraded-capture.
+func TestOOMByCgroup(t *testing.T) {
+	kernel := kernelLines(t, "oom-kernel.txt")
+	for _, tc := range []struct {
+		unit string
+		want int
+	}{
+		{"degraded-capture", 2},
+		{"odoo.service", 0},
+	} {
+		d := New(Options{Unit: tc.unit})
+		ns := append(feed(d, kernel), settle(d)...)
+		got := 0
+		if len(ns) > 0 {
+			got = count(ns[len(ns)-1], OOMKill)
+		}
+		if got != tc.want {
+			t.Errorf("unit %s: %d OOM kills, want %d (%s)", tc.unit, got, tc.want, states(ns))
+		}
+	}
+}
