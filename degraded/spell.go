@@ -26,7 +26,7 @@ type Notice struct {
 	// Since is when the spell's first event happened.
 	Since time.Time
 	// Kind is the spell's main kind: the one with the most events, the
-	// most serious on a tie.
+	// first in the Kind order on a tie.
 	Kind Kind
 	// Summary is one line for a subject: `12 worker timeouts in 10 min
 	// (limit_time_real = 120); last: POST /web/dataset/call_kw/sale.order/action_confirm, db prod`.
