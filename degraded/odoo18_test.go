@@ -271,3 +271,32 @@ func TestOOMByCgroup(t *testing.T) {
 		}
 	}
 }
+
+// TestRecordInOneLine: Odoo's log file gives a record with its traceback
+// as one Line (analysis.ReadLog does); it reads as its lines one by one.
+func TestRecordInOneLine(t *testing.T) {
+	lines := journal(t, "prefork.json")
+	var from, to int
+	for i, l := range lines {
+		if strings.Contains(l.Message, "Exception during request handling") {
+			from = i
+			break
+		}
+	}
+	for to = from + 1; to < len(lines); to++ {
+		if _, ok := parseRecord(lines[to].Message); ok {
+			break
+		}
+	}
+	var record []string
+	for _, l := range lines[from:to] {
+		record = append(record, l.Message)
+	}
+	joined := Line{Message: strings.Join(record, "\n")} // no journal time: Odoo's own
+	one := New(Options{})
+	ns := feed(one, []Line{joined, {Message: lines[to].Message}})
+	ns = append(ns, one.Tick(lines[to].Time.Add(time.Minute))...)
+	if len(ns) != 1 || ns[0].Kind != MemoryHard || !strings.Contains(ns[0].Summary, "last: POST /web/dataset/call_kw/res.partner/action_probe_hog, db prod") {
+		t.Fatalf("notices %+v", ns)
+	}
+}
