@@ -21,6 +21,10 @@
 #          with limit_time_real out of their way), threaded-time,
 #          threaded-memory; all of them when none is given
 # ODOO_SRC (default /work/shared/odoo) holds setup.sh and the Odoo tarball.
+# The OOM part of the prefork phase uses the host's cgroup v1 memory
+# controller (/sys/fs/cgroup/memory), as the machine the captures were made
+# on has; on a cgroup v2 host, make the cgroup under /sys/fs/cgroup with
+# memory.max instead.
 set -eu
 root=$(cd "$1" && pwd)
 mkdir -p "$2"
