@@ -224,7 +224,7 @@ func (d *Detector) piece(s string, l Line, out []Notice) []Notice {
 	r, ok := parseRecord(s)
 	if !ok {
 		if d.cur.active {
-			out = d.continuation(s, l.Time, out)
+			out = d.continuation(s, out)
 		}
 		if !l.Time.IsZero() {
 			out = d.advance(l.Time, out)
@@ -285,7 +285,7 @@ func (d *Detector) piece(s string, l Line, out []Notice) []Notice {
 }
 
 // continuation reads a line of the current record's traceback or dump.
-func (d *Detector) continuation(s string, t time.Time, out []Notice) []Notice {
+func (d *Detector) continuation(s string, out []Notice) []Notice {
 	c := &d.cur
 	if c.dump {
 		if thread, req, ok := dumpThread(s); ok && d.dumpFor {
