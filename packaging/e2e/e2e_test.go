@@ -37,6 +37,8 @@ type world struct {
 	mail  *testenv.Mailpit
 	slack *sink
 	hook  *sink
+	// am is a real Alertmanager (alertmanager_test.go).
+	am *amSide
 	// debs are the package files inside the container, by version.
 	debs map[string]string
 }
@@ -74,6 +76,7 @@ func TestEndToEnd(t *testing.T) {
 			"--smtp-require-starttls", "--smtp-auth-file", testenv.AuthFile(t, smtpUser, smtpPassword)),
 		slack: newSink(t, http.StatusOK, "text/plain; charset=utf-8", "ok"),
 		hook:  newSink(t, http.StatusNoContent, "", ""),
+		am:    startAlertmanager(t),
 		debs:  map[string]string{},
 	}
 	ca, err := os.ReadFile(cert.CA)
@@ -196,7 +199,7 @@ webhook_url = "%s%s"
 name = "alerts"
 url = "%s%s"
 secret = %q
-`, hostname, w.mail.Port, smtpUser, w.slack.URL, slackPath, w.hook.URL, hookPath, hookSecret)
+`, hostname, w.mail.Port, smtpUser, w.slack.URL, slackPath, w.hook.URL, hookPath, hookSecret) + w.am.config()
 }
 
 // install installs a version with apt, so its dependencies resolve from the
@@ -672,6 +675,7 @@ func restartedCrash(t *testing.T, w *world) {
 	}()
 	m.sh("printf 'STANDIN_MODE=serve\n' > /etc/odoo-standin.env")
 	w.expectReport(t, run, want{result: "signal", exitCode: "killed", exitStatus: "KILL", what: "signal KILL"})
+	w.am.expectAlertFiring(t)
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		p := m.props("odoo.service", "ActiveState", "NRestarts")
@@ -690,6 +694,7 @@ func restartedCrash(t *testing.T, w *world) {
 	// sends one recovery notice, within stable_after + 60 s.
 	tell("systemd restarted odoo.service and it stays up: waiting for the flush timer's recovery notice (stable_after = 3s here)")
 	w.expectRecovery(t, 63*time.Second)
+	w.am.expectAlertResolved(t, 15*time.Second)
 	m.sh("systemctl start odoo-notify-flush.service")
 	w.expectNothing(t)
 	if out, code := m.exitStatus("odoo-notify status odoo.service"); code != 0 || !strings.Contains(out, "no open incident") {
