@@ -298,7 +298,7 @@ func TestCut(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if got := cut(tt.in); got != tt.want {
+			if got := cut(string(tt.in)); got != tt.want {
 				t.Errorf("cut: got %d bytes ending %q, want %d bytes ending %q", len(got), tail(got), len(tt.want), tail(tt.want))
 			}
 		})
