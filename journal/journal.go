@@ -102,6 +102,9 @@ var systemDirs = []string{"/var/log/journal", "/run/log/journal"}
 type Journal struct {
 	mu sync.Mutex
 	sd *sdjournal.Journal
+	// files are the journal files sd reads, for Narrow; nil for the live
+	// system journal.
+	files []string
 }
 
 // OpenSystem opens this machine's journal, as journalctl does without
@@ -117,11 +120,11 @@ func OpenSystem() (*Journal, error) {
 	}
 	found := 0
 	for _, dir := range systemDirs {
-		n, err := checkDir(dir, only)
+		files, err := checkDir(dir, only)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", op, err)
 		}
-		found += n
+		found += len(files)
 	}
 	if found == 0 {
 		return nil, fmt.Errorf("%s: no journal files in %s or %s: is systemd-journald running? (use --journal-dir or --journal-file to read saved journals)",
@@ -131,7 +134,10 @@ func OpenSystem() (*Journal, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", op, noAccess("", err))
 	}
-	return newJournal(op, sd)
+	// journald rotates the live files under a reader's feet (system.journal
+	// becomes system@....journal): reopening some of them by name could
+	// lose the newest entries, so Narrow leaves this journal whole.
+	return newJournal(op, sd, nil)
 }
 
 // OpenFiles opens the given journal files (--journal-file).
@@ -149,18 +155,18 @@ func OpenFiles(paths []string) (*Journal, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", op, noAccess("", err))
 	}
-	return newJournal(op, sd)
+	return newJournal(op, sd, slices.Clone(paths))
 }
 
 // OpenDir opens the journal files in dir and in its machine-id
 // subdirectories (--journal-dir), as journalctl --directory does.
 func OpenDir(dir string) (*Journal, error) {
 	const op = "journal: open directory"
-	n, err := checkDir(dir, "")
+	files, err := checkDir(dir, "")
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", op, err)
 	}
-	if n == 0 {
+	if len(files) == 0 {
 		if _, err := os.Stat(dir); err != nil {
 			return nil, fmt.Errorf("%s: %w", op, err)
 		}
@@ -170,17 +176,20 @@ func OpenDir(dir string) (*Journal, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", op, noAccess("", err))
 	}
-	return newJournal(op, sd)
+	return newJournal(op, sd, files)
 }
 
-func newJournal(op string, sd *sdjournal.Journal) (*Journal, error) {
-	// A hint to sd-journal to read (and decompress) no more of a field than
-	// a report keeps; one byte more tells a cut message from one that fits.
-	if err := sd.SetDataThreshold(uint64(len(fieldMessage) + 1 + MaxMessage + 1)); err != nil {
+// dataThreshold is a hint to sd-journal to read (and decompress) no more of
+// a field than a report keeps; one byte more tells a cut message from one
+// that fits.
+const dataThreshold = uint64(len(fieldMessage) + 1 + MaxMessage + 1)
+
+func newJournal(op string, sd *sdjournal.Journal, files []string) (*Journal, error) {
+	if err := sd.SetDataThreshold(dataThreshold); err != nil {
 		sd.Close()
 		return nil, fmt.Errorf("%s: %w", op, err)
 	}
-	return &Journal{sd: sd}, nil
+	return &Journal{sd: sd, files: files}, nil
 }
 
 // Close releases the journal files.
@@ -433,49 +442,50 @@ func cut(b string) string {
 // under a journal directory.
 var machineID = regexp.MustCompile(`^[0-9a-f]{32}$`)
 
-// checkDir returns how many journal files are under dir (dir itself and its
+// checkDir returns the journal files under dir (dir itself and its
 // machine-id subdirectories, as sd_journal_open_directory reads them, or
 // only the subdirectory named only when it is not empty), and an
 // ErrNoAccess error when one of them, or a directory, cannot be read. A
 // missing dir holds no files.
-func checkDir(dir, only string) (int, error) {
+func checkDir(dir, only string) ([]string, error) {
 	found, err := checkOneDir(dir)
-	if err != nil || found < 0 {
-		return 0, err
+	if err != nil || found == nil {
+		return nil, err
 	}
 	entries, _ := os.ReadDir(dir)
 	for _, e := range entries {
 		if !e.IsDir() || !machineID.MatchString(e.Name()) || (only != "" && e.Name() != only) {
 			continue
 		}
-		n, err := checkOneDir(filepath.Join(dir, e.Name()))
+		files, err := checkOneDir(filepath.Join(dir, e.Name()))
 		if err != nil {
-			return 0, err
+			return nil, err
 		}
-		found += max(n, 0)
+		found = append(found, files...)
 	}
 	return found, nil
 }
 
-// checkOneDir checks the journal files directly in dir; -1 when dir does
-// not exist.
-func checkOneDir(dir string) (int, error) {
+// checkOneDir checks the journal files directly in dir and returns them;
+// nil when dir does not exist, empty when it holds none.
+func checkOneDir(dir string) ([]string, error) {
 	entries, err := os.ReadDir(dir)
 	if errors.Is(err, fs.ErrNotExist) {
-		return -1, nil
+		return nil, nil
 	}
 	if err != nil {
-		return 0, noAccess(dir, err)
+		return nil, noAccess(dir, err)
 	}
-	found := 0
+	found := []string{}
 	for _, e := range entries {
 		if e.IsDir() || !isJournalFile(e.Name()) {
 			continue
 		}
-		if err := checkFile(filepath.Join(dir, e.Name())); err != nil {
-			return 0, err
+		p := filepath.Join(dir, e.Name())
+		if err := checkFile(p); err != nil {
+			return nil, err
 		}
-		found++
+		found = append(found, p)
 	}
 	return found, nil
 }
