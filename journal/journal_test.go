@@ -629,3 +629,44 @@ func firstMatch(recs []rec, t time.Time) time.Time {
 	}
 	return time.Time{}
 }
+
+// mayHold reads a journal file's header: the times of its first and last
+// entries, its state and its entry count.
+func TestMayHold(t *testing.T) {
+	s, _ := crashScene()
+	orig, err := os.ReadFile(makeJournal(t, s.recs))
+	if err != nil {
+		t.Fatal(err)
+	}
+	first, last := s.recs[0].at, s.recs[len(s.recs)-1].at
+	patched := func(off int, b ...byte) []byte {
+		c := slices.Clone(orig)
+		copy(c[off:], b)
+		return c
+	}
+	tests := []struct {
+		name         string
+		file         []byte
+		since, until time.Time
+		want         bool
+	}{
+		{name: "inside", file: orig, since: first, until: last, want: true},
+		{name: "overlaps its end", file: orig, since: last, want: true},
+		{name: "after it", file: orig, since: last.Add(time.Second), want: false},
+		{name: "before it", file: orig, since: first.Add(-time.Hour), until: first.Add(-time.Second), want: false},
+		{name: "being written: kept whatever its times", file: patched(offState, stateOnline), since: last.Add(time.Hour), want: true},
+		{name: "no entries", file: patched(offNEntries, 0, 0, 0, 0, 0, 0, 0, 0), since: first, want: false},
+		{name: "not a journal", file: []byte("LPKSHHRH but short"), since: first, want: false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p := filepath.Join(t.TempDir(), "f.journal")
+			if err := os.WriteFile(p, tt.file, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			if got := mayHold(p, tt.since, tt.until); got != tt.want {
+				t.Errorf("mayHold from %s to %s: %v, want %v", tt.since, tt.until, got, tt.want)
+			}
+		})
+	}
+}
