@@ -34,7 +34,12 @@ func init() {
 				"Exit 0 delivered or held back on purpose, 75 waits in the outbox, 69 refused for good, 78 bad config.", runDispatch},
 		{"test", "[--channel NAME]", "send a test report through every channel (or one)",
 			"Nothing failed: the report says it is a test. It is never kept nor retried.", runTest},
-		{"preview", "UNIT [--format text|json]", "build the report dispatch would send; send nothing", "", runPreview},
+		{"preview", "UNIT [--format text|json] [--invocation ID]", "build the report dispatch would send; send nothing",
+			"With --invocation, the report of that earlier failed run, as it was (or would have been) sent\n" +
+				"then: its state, its lines, its cause and the crash history up to it (see odoo-notify history).", runPreview},
+		{"history", "UNIT [--since 7d] [--format text|json]", "list UNIT's failed runs still in the journal and their incidents",
+			"Each run: time, result, exit, cause, invocation id, and the incident it belonged to with what\n" +
+				"was sent for it. odoo-notify preview UNIT --invocation ID shows the report of one.", runHistory},
 		{"flush", "", "redeliver what waits in the outbox, report the runs the hook recorded, send recovery notices",
 			"What odoo-notify-flush.timer runs every 30 s: redelivers what waits in the outbox, reports the failed runs\n" +
 				"the hook recorded that no handler reported, and sends the recovery notice of each unit that is back.", runFlush},
