@@ -83,41 +83,50 @@ func historyOf(unit string, runs []historyRun, inc *incident.State, ledger outbo
 			incs = append(incs, in)
 		}
 	}
-	// A run belongs to the incident that names it, else to the one whose
-	// time span holds it; the slack before an opening is used only when no
-	// incident holds the run without it.
-	holds := func(r historyRun, in *incident.Incident, slack time.Duration) bool {
-		if r.Time.Before(in.Opened.Add(-slack)) {
-			return false
-		}
-		return in.Resolved.IsZero() || !r.Time.After(in.Resolved)
-	}
 	// opened says whether in's opening report was r's: the outbox entry
 	// that opened it is named after the run.
 	opened := func(r historyRun, in *incident.Incident) bool {
 		return r.InvocationID != "" && in.OpeningEntry != "" &&
 			in.OpeningEntry == outbox.EntryID(&report.Report{Unit: unit, InvocationID: r.InvocationID})
 	}
-	find := func(r historyRun) *incident.Incident {
-		for _, in := range incs {
-			if opened(r, in) || (r.InvocationID != "" && r.InvocationID == in.LastInvocation) {
-				return in
-			}
+	holds := func(r historyRun, in *incident.Incident, slack time.Duration) bool {
+		if r.Time.Before(in.Opened.Add(-slack)) {
+			return false
 		}
-		for _, slack := range []time.Duration{0, incidentSlack} {
+		return in.Resolved.IsZero() || !r.Time.After(in.Resolved)
+	}
+	// A run belongs to the incident that names it (its opening run, its
+	// last failure), else to the one whose time span holds it, else to one
+	// that opened within incidentSlack after it; never to an incident that
+	// already holds as many runs as it counted failures.
+	of := make([]*incident.Incident, len(runs))
+	n := map[*incident.Incident]int{}
+	passes := []func(historyRun, *incident.Incident) bool{
+		func(r historyRun, in *incident.Incident) bool {
+			return opened(r, in) || (r.InvocationID != "" && r.InvocationID == in.LastInvocation)
+		},
+		func(r historyRun, in *incident.Incident) bool { return holds(r, in, 0) },
+		func(r historyRun, in *incident.Incident) bool { return holds(r, in, incidentSlack) },
+	}
+	for _, match := range passes {
+		for i, r := range runs {
+			if of[i] != nil {
+				continue
+			}
 			for k := len(incs) - 1; k >= 0; k-- {
-				if holds(r, incs[k], slack) {
-					return incs[k]
+				if in := incs[k]; n[in] < max(in.Failures, 1) && match(r, in) {
+					of[i] = in
+					n[in]++
+					break
 				}
 			}
 		}
-		return nil
 	}
 	used := map[string]bool{}
 	out := slices.Clone(runs)
 	for i := range out {
 		r := &out[i]
-		if in := find(*r); in != nil {
+		if in := of[i]; in != nil {
 			r.Incident, r.Opened = in.ID, opened(*r, in)
 			used[in.ID] = true
 		}

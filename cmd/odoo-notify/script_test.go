@@ -5,6 +5,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"os/exec"
 	"strconv"
 	"strings"
@@ -30,8 +31,9 @@ import (
 //	               `received` prints what it got, one line a request
 //	$STATE_DIRECTORY  $WORK/state, so no script touches /var/lib/odoo-notify
 //
-// and the command `exits N prog args...`, which runs prog and fails unless
-// it exits N.
+// and the commands `exits N prog args...`, which runs prog and fails unless
+// it exits N, and `expand FILE...`, which puts the values of $VARS in
+// FILE (a config that names the servers' ports).
 func TestScripts(t *testing.T) {
 	loop := newLoopJournal(t).afterRun4
 	mail := testenv.StartMailpit(t, "--smtp-auth-accept-any", "--smtp-auth-allow-insecure")
@@ -71,6 +73,12 @@ func TestScripts(t *testing.T) {
 				}
 				if got != want {
 					ts.Fatalf("%s exited %d, want %d", args[1], got, want)
+				}
+			},
+			"expand": func(ts *testscript.TestScript, neg bool, args []string) {
+				for _, f := range args {
+					text := os.Expand(ts.ReadFile(f), ts.Getenv)
+					ts.Check(os.WriteFile(ts.MkAbs(f), []byte(text), 0o600))
 				}
 			},
 			"received": func(ts *testscript.TestScript, neg bool, args []string) {
