@@ -194,6 +194,7 @@ func TestHistoryListsRunsAndPreviewRebuildsAnOlderOne(t *testing.T) {
 
 	text := r.exec(r.command(nil, "history", "odoo.service", "--journal-file", j.afterRun4))
 	r.want("history", text, 0)
+	t.Logf("odoo-notify history odoo.service:\n%s", text.stdout)
 	for _, w := range []string{
 		"odoo.service: 4 failed run(s) since",
 		"exit-code  exited 1     db-unreachable  " + invID(1) + "  " + first.ID + " (opened)",

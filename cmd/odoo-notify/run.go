@@ -84,8 +84,6 @@ type app struct {
 	// st is the state folder, opened once per run (openStore).
 	st    *outbox.Store
 	stErr error
-	// cmd is the command being run, for its help.
-	cmd *command
 	// invocation is preview --invocation: the failed run to report
 	// instead of the last one.
 	invocation string
@@ -117,7 +115,6 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		printUsage(stderr)
 		return &exitError{code: exitUsage, err: errReported}
 	}
-	a.cmd = c
 	err := c.run(ctx, a, rest)
 	switch {
 	case errors.Is(err, errHelp):

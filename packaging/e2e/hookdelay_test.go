@@ -113,7 +113,13 @@ func TestHookDelay(t *testing.T) {
 		}
 		return ds
 	}
-	hook := byHand("SERVICE_RESULT=exit-code EXIT_CODE=exited EXIT_STATUS=1 INVOCATION_ID=$(printf '%032x' $i) odoo-notify hook with-hook.service")
+	const failed = "SERVICE_RESULT=exit-code EXIT_CODE=exited EXIT_STATUS=1 INVOCATION_ID=$(printf '%032x' $i) "
+	hook := byHand(failed + "odoo-notify hook with-hook.service")
+	// Where its time goes: the state folder on tmpfs (fsync costs
+	// nothing), no system bus (the handler's start fails at once), and
+	// starting the binary at all.
+	tmpfs := byHand(failed + "odoo-notify hook with-hook.service --state-dir /run/hook-bench")
+	noBus := byHand(failed + "DBUS_SYSTEM_BUS_ADDRESS=unix:path=/nonexistent odoo-notify hook with-hook.service")
 	baseline := byHand("odoo-notify version")
 
 	ms := func(d time.Duration) string { return fmt.Sprintf("%.1f ms", float64(d.Microseconds())/1000) }
@@ -122,13 +128,24 @@ func TestHookDelay(t *testing.T) {
 		t.Logf("%-9s exit to stopped (ExecStopPost= done): median %s, p95 %s; exit to restart (minus RestartSec=%s): median %s, p95 %s; %d crashes",
 			name, ms(quantile(f[0], 0.5)), ms(quantile(f[0], 0.95)), restartSec, ms(quantile(f[1], 0.5)), ms(quantile(f[1], 0.95)), len(f[1]))
 	}
-	t.Logf("by hand: odoo-notify hook median %s, p95 %s; odoo-notify version median %s, p95 %s; 50 runs each",
-		ms(quantile(hook, 0.5)), ms(quantile(hook, 0.95)), ms(quantile(baseline, 0.5)), ms(quantile(baseline, 0.95)))
-	added := quantile(figures["with-hook"][1], 0.5) - quantile(figures["no-hook"][1], 0.5)
-	added95 := quantile(figures["with-hook"][1], 0.95) - quantile(figures["no-hook"][1], 0.95)
-	t.Logf("the hook adds %s to the median restart, %s to the p95", ms(added), ms(added95))
+	for _, f := range []struct {
+		what string
+		ds   []time.Duration
+	}{
+		{"odoo-notify hook", hook}, {"hook, state folder on tmpfs", tmpfs}, {"hook, no system bus", noBus}, {"odoo-notify version", baseline},
+	} {
+		t.Logf("by hand, 50 runs: %-28s median %s, p95 %s", f.what, ms(quantile(f.ds, 0.5)), ms(quantile(f.ds, 0.95)))
+	}
+	// The restart's start is rounded by systemd's timer accuracy (sd-event
+	// coalesces timers within 250 ms), which hides part of the hook's
+	// time; the stop, which waits for ExecStopPost=, shows all of it.
+	added := quantile(figures["with-hook"][0], 0.5) - quantile(figures["no-hook"][0], 0.5)
+	t.Logf("the hook adds %s to the median stop, %s to the p95; %s to the median restart, %s to the p95",
+		ms(added), ms(quantile(figures["with-hook"][0], 0.95)-quantile(figures["no-hook"][0], 0.95)),
+		ms(quantile(figures["with-hook"][1], 0.5)-quantile(figures["no-hook"][1], 0.5)),
+		ms(quantile(figures["with-hook"][1], 0.95)-quantile(figures["no-hook"][1], 0.95)))
 	if added > hookDelayBudget {
-		t.Errorf("the hook adds %s to the median restart, over the %s budget", ms(added), hookDelayBudget)
+		t.Errorf("the hook adds %s to the median stop of a crashed unit, over the %s budget", ms(added), hookDelayBudget)
 	}
 }
 
