@@ -58,10 +58,10 @@ func TestHookDelay(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	const restartSec = 500 * time.Millisecond
+	const restartWait = 500 * time.Millisecond
 	unit := func(name string) string {
 		return fmt.Sprintf("[Unit]\nDescription=crash loop %s\nStartLimitIntervalSec=0\n\n[Service]\nExecStart=/usr/local/bin/crash-loop %s %d\nRestart=on-failure\nRestartSec=%dms\n",
-			name, name, hookDelayRuns, restartSec.Milliseconds())
+			name, name, hookDelayRuns, restartWait.Milliseconds())
 	}
 	m := boot(t, func(root string) {
 		writeRootFile(t, root, "root/pkgs/odoo-notify.deb", string(b), 0o644)
@@ -82,7 +82,7 @@ func TestHookDelay(t *testing.T) {
 	// One unit at a time, so that neither loads the machine for the other.
 	for _, name := range []string{"no-hook", "with-hook"} {
 		m.sh("systemctl start " + name + ".service")
-		deadline := time.Now().Add(time.Duration(hookDelayRuns)*(restartSec+time.Second) + time.Minute)
+		deadline := time.Now().Add(time.Duration(hookDelayRuns)*(restartWait+time.Second) + time.Minute)
 		for !strings.Contains(m.sh("cat /run/delay-"+name+" 2>/dev/null || true"), strconv.Itoa(hookDelayRuns+1)) {
 			if time.Now().After(deadline) {
 				t.Fatalf("%s did not crash %d times in time:\n%s", name, hookDelayRuns, m.sh("journalctl -q --no-pager -u "+name+".service -n 20"))
@@ -90,7 +90,7 @@ func TestHookDelay(t *testing.T) {
 			time.Sleep(time.Second)
 		}
 		m.sh("systemctl stop " + name + ".service")
-		stop, restart := crashTimes(t, m.sh("journalctl -q --no-pager -o json -u "+name+".service"), restartSec)
+		stop, restart := crashTimes(t, m.sh("journalctl -q --no-pager -o json -u "+name+".service"), restartWait)
 		if len(restart) < hookDelayRuns-1 {
 			t.Fatalf("%s: %d restarts in its journal, want %d", name, len(restart), hookDelayRuns-1)
 		}
@@ -126,7 +126,7 @@ func TestHookDelay(t *testing.T) {
 	for _, name := range []string{"no-hook", "with-hook"} {
 		f := figures[name]
 		t.Logf("%-9s exit to stopped (ExecStopPost= done): median %s, p95 %s; exit to restart (minus RestartSec=%s): median %s, p95 %s; %d crashes",
-			name, ms(quantile(f[0], 0.5)), ms(quantile(f[0], 0.95)), restartSec, ms(quantile(f[1], 0.5)), ms(quantile(f[1], 0.95)), len(f[1]))
+			name, ms(quantile(f[0], 0.5)), ms(quantile(f[0], 0.95)), restartWait, ms(quantile(f[1], 0.5)), ms(quantile(f[1], 0.95)), len(f[1]))
 	}
 	for _, f := range []struct {
 		what string
@@ -151,8 +151,8 @@ func TestHookDelay(t *testing.T) {
 
 // crashTimes reads a unit's journal (journalctl -o json) and returns, per
 // crash, the time from "Main process exited" to "Failed with result" (the
-// stop, ExecStopPost= included) and to the next "Started" less restartSec.
-func crashTimes(t *testing.T, journal string, restartSec time.Duration) (stop, restart []time.Duration) {
+// stop, ExecStopPost= included) and to the next "Started" less restartWait.
+func crashTimes(t *testing.T, journal string, restartWait time.Duration) (stop, restart []time.Duration) {
 	t.Helper()
 	const (
 		msgExited  = "98e322203f7a4ed290d09fe03c09fe15"
@@ -184,7 +184,7 @@ func crashTimes(t *testing.T, journal string, restartSec time.Duration) (stop, r
 			}
 		case msgStarted:
 			if !exited.IsZero() {
-				restart = append(restart, at.Sub(exited)-restartSec)
+				restart = append(restart, at.Sub(exited)-restartWait)
 				exited = time.Time{}
 			}
 		}
