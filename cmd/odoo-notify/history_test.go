@@ -304,6 +304,14 @@ func TestHistoryOfJoinsRunsToIncidents(t *testing.T) {
 	if len(incs) != 2 || incs[0].State != "resolved" || incs[1].State != "open" {
 		t.Errorf("incidents = %+v, want a resolved, b open (nginx's left out)", incs)
 	}
+
+	// Once b counts a second failure, run 5, which ended less than a
+	// minute before b's opening time, is that failure.
+	inc.Record(incident.Failure{Unit: "odoo.service", InvocationID: invID(5), Cause: "signal", At: at(249)})
+	got, _ = historyOf("odoo.service", runs, inc, ledger, nil)
+	if got[3].Incident != b.ID || got[5].Incident != "" {
+		t.Errorf("run 5 in %q, run 6 in %q; want run 5 in b (%s), run 6 in none", got[3].Incident, got[5].Incident, b.ID)
+	}
 }
 
 func TestParseSince(t *testing.T) {
