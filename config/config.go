@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -35,8 +36,17 @@ func (s Secret) String() string {
 // MarshalText hides the value in check-config output.
 func (s Secret) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
 
-// LogValue hides the value from log/slog.
-func (s Secret) LogValue() any { return s.String() }
+// LogValue hides the value from log/slog, whatever the handler: slog
+// resolves a LogValuer before any handler sees the value.
+func (s Secret) LogValue() slog.Value { return slog.StringValue(s.String()) }
+
+// GoString hides the value from %#v, which does not call String.
+func (s Secret) GoString() string {
+	if s == "" {
+		return `config.Secret("")`
+	}
+	return `config.Secret("<secret>")`
+}
 
 // Reveal returns the secret itself, for the one place that must use it.
 func (s Secret) Reveal() string { return string(s) }

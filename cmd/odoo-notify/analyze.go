@@ -91,7 +91,7 @@ func (a *app) analyze(ctx context.Context, rep *report.Report, j *journal.Journa
 		switch {
 		case !rep.ExitedAt.IsZero():
 			since, until = rep.ExitedAt.Add(-kernelWindow), rep.ExitedAt.Add(10*time.Second)
-		case !jf.offline():
+		case !jf.offline() && a.invocation == "":
 			since = a.now().Add(-kernelWindow)
 		}
 		k, err := j.Kernel(since, until, 200)
@@ -123,11 +123,16 @@ const (
 
 // crashCauses says what each earlier failed run died of, from its own
 // journal lines and the kernel's around its end, so a crash loop's report
-// tells "5× db-unreachable" rather than "5× exit-code 1". The kernel's lines
-// are read once for all the runs, and the failed run's own lines are the
-// ones already read.
+// tells "5× db-unreachable" rather than "5× exit-code 1". The failed run's
+// own lines are the ones already read.
 func (a *app) crashCauses(rep *report.Report, j *journal.Journal) {
-	crashes := rep.Crashes[max(0, len(rep.Crashes)-maxAnalysedCrashes):]
+	a.causesOf(rep.Unit, rep.Crashes[max(0, len(rep.Crashes)-maxAnalysedCrashes):], j, rep.InvocationID, rep.Lines)
+}
+
+// causesOf sets the Cause of each of unit's crashes (history lists them
+// the same way), from the run's journal lines (own, for the run ownID)
+// and the kernel's around its end, which are read once for all the runs.
+func (a *app) causesOf(unit string, crashes []report.Crash, j *journal.Journal, ownID string, own []report.Line) {
 	var kernel []report.Line
 	var from, to time.Time
 	for _, c := range crashes {
@@ -141,7 +146,7 @@ func (a *app) crashCauses(rep *report.Report, j *journal.Journal) {
 	if !from.IsZero() {
 		k, err := j.Kernel(from.Add(-kernelWindow), to.Add(10*time.Second), 200*len(crashes))
 		if err != nil {
-			a.log.Warn("cannot read the kernel's messages: an earlier OOM kill may go unnoticed", "unit", rep.Unit, "error", err)
+			a.log.Warn("cannot read the kernel's messages: an earlier OOM kill may go unnoticed", "unit", unit, "error", err)
 		}
 		kernel = toLines(k)
 	}
@@ -150,11 +155,11 @@ func (a *app) crashCauses(rep *report.Report, j *journal.Journal) {
 		if c.InvocationID == "" {
 			continue
 		}
-		lines := rep.Lines
-		if c.InvocationID != rep.InvocationID {
-			ls, err := j.RunLines(rep.Unit, c.InvocationID, crashLines)
+		lines := own
+		if c.InvocationID != ownID {
+			ls, err := j.RunLines(unit, c.InvocationID, crashLines)
 			if err != nil {
-				a.log.Warn("cannot read an earlier run's journal lines", "unit", rep.Unit, "invocation_id", c.InvocationID, "error", err)
+				a.log.Warn("cannot read an earlier run's journal lines", "unit", unit, "invocation_id", c.InvocationID, "error", err)
 				continue
 			}
 			lines = toLines(ls)
@@ -164,7 +169,7 @@ func (a *app) crashCauses(rep *report.Report, j *journal.Journal) {
 			near = within(kernel, c.Time.Add(-kernelWindow), c.Time.Add(10*time.Second))
 		}
 		c.Cause = analysis.Analyze(analysis.Input{
-			Unit: rep.Unit, Result: c.Result, ExitCode: c.ExitCode, ExitStatus: c.ExitStatus,
+			Unit: unit, Result: c.Result, ExitCode: c.ExitCode, ExitStatus: c.ExitStatus,
 			Lines: withoutStartLimit(lines), Kernel: near,
 		}).Cause
 	}

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/odoo-notify/odoo-notify/gate"
+	"github.com/odoo-notify/odoo-notify/outbox"
 	"github.com/odoo-notify/odoo-notify/report"
 )
 
@@ -131,5 +132,51 @@ func BenchmarkCrashLoop(b *testing.B) {
 				b.StartTimer()
 			}
 		})
+	}
+}
+
+// BenchmarkHookProcess is one `odoo-notify hook` process, start to exit, as
+// ExecStopPost= runs it after a failed run: it records the run in a state
+// folder on disk (written, fsynced, renamed) and asks systemd to start the
+// handler (here there is no system bus: the call fails at once). It reports
+// the wall time (median, p95) and the CPU time the process used (median);
+// baseline-ms is the same binary's `version`, what starting it costs.
+//
+//	go test -run '^$' -bench 'HookProcess' -benchtime 100x ./cmd/odoo-notify
+func BenchmarkHookProcess(b *testing.B) {
+	r := newRig(b, rigOpts{})
+	var wall, cpu, base []time.Duration
+	i := 0
+	for b.Loop() {
+		i++
+		cmd := r.command(nil, "hook", "odoo.service")
+		cmd.Args = slices.DeleteFunc(cmd.Args, func(s string) bool { return s == "--config" || s == r.config })
+		cmd.Env = append(cmd.Env, "SERVICE_RESULT=exit-code", "EXIT_CODE=exited", "EXIT_STATUS=1", "INVOCATION_ID="+invID(i))
+		start := time.Now()
+		res := r.exec(cmd)
+		wall = append(wall, time.Since(start))
+		if res.code != 0 {
+			b.Fatalf("hook %d: exit %d\n%s", i, res.code, res.stderr)
+		}
+		cpu = append(cpu, cmd.ProcessState.UserTime()+cmd.ProcessState.SystemTime())
+		v := r.command(nil, "version")
+		start = time.Now()
+		r.exec(v)
+		base = append(base, time.Since(start))
+	}
+	b.StopTimer()
+	for _, s := range [][]time.Duration{wall, cpu, base} {
+		slices.Sort(s)
+	}
+	b.ReportMetric(percentile(wall, 0.5), "median-ms")
+	b.ReportMetric(percentile(wall, 0.95), "p95-ms")
+	b.ReportMetric(percentile(cpu, 0.5), "cpu-median-ms")
+	b.ReportMetric(percentile(base, 0.5), "baseline-ms")
+	st, err := outbox.Open(r.dir, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if n := len(st.FailedRuns("odoo.service")); n != i {
+		b.Errorf("%d failed runs recorded for %d hooks", n, i)
 	}
 }

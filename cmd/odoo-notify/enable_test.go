@@ -266,7 +266,7 @@ func TestEnableRejectsBadInput(t *testing.T) {
 		{name: "oom out of range", args: []string{"enable", "odoo.service", "--oom-score-adjust", "-2000"}, want: `--oom-score-adjust "-2000": write a whole number from -1000 to 1000`},
 		{name: "restart for a timer", args: []string{"enable", "odoo-backup.timer", "--restart"}, want: "--restart and the memory options apply to services; odoo-backup.timer is not one"},
 		{name: "bad group", args: []string{"enable", "odoo.service", "--group", "odoo\nExecStart=/bin/sh"}, want: `--group "odoo\nExecStart=/bin/sh": write a group name like odoo, or none`},
-		{name: "unknown flag", args: []string{"enable", "odoo.service", "--restrat"}, want: "flag provided but not defined: -restrat"},
+		{name: "unknown flag", args: []string{"enable", "odoo.service", "--restrat"}, want: "enable: unknown flag --restrat"},
 		{name: "disable without unit", args: []string{"disable"}, want: "disable: takes one unit, like disable odoo.service"},
 	}
 	for _, tt := range tests {

@@ -72,7 +72,17 @@ func (a *app) buildReport(ctx context.Context, unit string, jf journalFlags) (*r
 	// systemd's own messages about the unit: the last resort for the state
 	// and the history of a crash loop.
 	var events []journal.Entry
-	if j != nil {
+	if j != nil && a.invocation != "" {
+		// An earlier run: systemd's messages as they stood when it failed.
+		all, err := j.Events(unit, time.Time{}, maxHistoryEvents)
+		if err != nil {
+			return nil, withCode(exitUnavailable, fmt.Errorf("cannot read systemd's messages about %s: %w", unit, err))
+		}
+		var ok bool
+		if events, _, ok = runEvents(all, a.invocation); !ok {
+			return nil, usageErr("the journal holds no failed run %s of %s: odoo-notify history %s lists them", a.invocation, unit, unit)
+		}
+	} else if j != nil {
 		var err error
 		// An offline journal is read as of its own end, not of now.
 		since := a.now().Add(-historyWindow)
@@ -124,7 +134,7 @@ func (a *app) buildReport(ctx context.Context, unit string, jf journalFlags) (*r
 		// A service killed right after it wrote has its last output still in
 		// journald's stream buffer when systemd's own lines are already in:
 		// wait briefly for the first line the service wrote itself.
-		for try := 0; err == nil && !jf.offline() && rep.InvocationID != "" && !ownLine(lines, rep.InvocationID) && try < streamWaitTries; try++ {
+		for try := 0; err == nil && !jf.offline() && a.invocation == "" && rep.InvocationID != "" && !ownLine(lines, rep.InvocationID) && try < streamWaitTries; try++ {
 			time.Sleep(streamWaitStep)
 			nj, oerr := jf.open()
 			if oerr != nil {
@@ -211,6 +221,9 @@ func (a *app) narrow(j *journal.Journal, rep *report.Report, jf journalFlags, wh
 // knows the result gives it; the later ones fill in what it does not say
 // (MONITOR_* has no restart count, no ExecStart, no MemoryMax).
 func (a *app) unitState(ctx context.Context, unit string, jf journalFlags, events []journal.Entry) (journal.State, bool) {
+	if a.invocation != "" {
+		return a.pastState(ctx, unit, jf, events)
+	}
 	st, ok := journal.StateFromEnv(unit, a.getenv)
 	if !ok && a.failed != nil {
 		// What the hook recorded: the same variables, from ExecStopPost=.
@@ -246,6 +259,26 @@ func (a *app) unitState(ctx context.Context, unit string, jf journalFlags, event
 		fill(&st, ev)
 	}
 	return st, ok
+}
+
+// pastState is the state of the earlier run preview --invocation asks
+// for: systemd's messages up to its end say it. MONITOR_* and D-Bus
+// describe the unit's last run, so only the unit's settings (ExecStart,
+// MemoryMax, for the analysis) are taken from D-Bus.
+func (a *app) pastState(ctx context.Context, unit string, jf journalFlags, events []journal.Entry) (journal.State, bool) {
+	st, ok := journal.StateFromEvents(unit, events)
+	if !ok || st.InvocationID != a.invocation {
+		return journal.State{}, false
+	}
+	if !jf.offline() {
+		dctx, cancel := context.WithTimeout(ctx, journal.DBusTimeout)
+		d, err := journal.StateFromDBus(dctx, unit)
+		cancel()
+		if err == nil {
+			st.ExecStart, st.MemoryMax = d.ExecStart, d.MemoryMax
+		}
+	}
+	return st, true
 }
 
 // fill completes st with what a later source knows. Facts of one run are

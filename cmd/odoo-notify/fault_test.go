@@ -27,6 +27,7 @@ import (
 	"github.com/odoo-notify/odoo-notify/internal/testenv"
 	"github.com/odoo-notify/odoo-notify/outbox"
 	"github.com/odoo-notify/odoo-notify/report"
+	"github.com/rogpeppe/go-internal/testscript"
 )
 
 var (
@@ -36,12 +37,21 @@ var (
 	binErr  error
 )
 
+// TestMain also makes the test binary the real odoo-notify, main and all,
+// for the testscript files (script_test.go): run as "odoo-notify", it is.
 func TestMain(m *testing.M) {
-	code := m.Run()
+	testscript.Main(cleanup{m}, map[string]func(){"odoo-notify": main})
+}
+
+// cleanup removes the binary that binary built once the tests ran.
+type cleanup struct{ m *testing.M }
+
+func (c cleanup) Run() int {
+	code := c.m.Run()
 	if binDir != "" {
 		os.RemoveAll(binDir)
 	}
-	os.Exit(code)
+	return code
 }
 
 // binary builds odoo-notify once for every test that runs it as a process.

@@ -48,8 +48,10 @@ func withCode(code int, err error) error {
 	return &exitError{code: code, err: err}
 }
 
+// usageErr is a usage error (exit 64): run prints it once, with the
+// command's usage.
 func usageErr(format string, args ...any) error {
-	return &exitError{code: exitUsage, err: fmt.Errorf(format+" (see odoo-notify help)", args...)}
+	return &exitError{code: exitUsage, err: fmt.Errorf(format, args...)}
 }
 
 func exitCode(err error) int {
@@ -62,41 +64,6 @@ func exitCode(err error) int {
 	}
 	return exitFailure
 }
-
-const usage = `odoo-notify: tell a person when a systemd service failed
-
-Usage:
-  odoo-notify dispatch UNIT    report UNIT's failed run (what OnFailure= runs)
-  odoo-notify test [--channel NAME]
-                               send a test report through every channel (or one)
-  odoo-notify preview UNIT [--format text|json]
-                               build the report dispatch would send; send nothing
-  odoo-notify flush            redeliver what waits in the outbox, report the failed
-                               runs the hook recorded that no handler reported, and
-                               send the recovery notice of each unit that is back
-  odoo-notify hook UNIT        record UNIT's failed run and start the handler
-                               (what ExecStopPost= runs; a clean stop does nothing)
-  odoo-notify status [UNIT] [--format text|json]
-                               each wired unit: its state, open incident, silence,
-                               what waits in the outbox, the last delivery per
-                               channel; exits 1 when an incident is open or a
-                               report waits
-  odoo-notify silence UNIT [--for 30m] [--reason TEXT]
-                               count UNIT's failures without sending them (a deploy)
-  odoo-notify unsilence UNIT   end the silence; report the failures if UNIT is
-                               still down
-  odoo-notify check-config     validate the config file and print it, secrets hidden
-  odoo-notify enable UNIT      make UNIT report its failures (a drop-in with OnFailure=)
-  odoo-notify disable UNIT     remove that drop-in
-  odoo-notify version
-
-Every command takes --config FILE (default /etc/odoo-notify/config.toml)
-and --state-dir DIR (the outbox and dedup state; default $STATE_DIRECTORY,
-else /var/lib/odoo-notify).
-dispatch, preview, test, flush, status and unsilence take --journal-file FILE (repeatable) and
---journal-dir DIR to read an offline journal instead of the system's;
-dispatch and preview take --odoo-log FILE to read Odoo's own log file too.
-`
 
 // app is what every subcommand shares: where output goes, the logger, the
 // config, and the clock and environment, so tests can replace them.
@@ -117,6 +84,9 @@ type app struct {
 	// st is the state folder, opened once per run (openStore).
 	st    *outbox.Store
 	stErr error
+	// invocation is preview --invocation: the failed run to report
+	// instead of the last one.
+	invocation string
 }
 
 // run is the whole program without os.Exit: main and the tests call it.
@@ -129,40 +99,35 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		now:    time.Now,
 	}
 	if len(args) == 0 {
-		fmt.Fprint(stderr, usage)
+		printUsage(stderr)
 		return &exitError{code: exitUsage, err: errReported}
 	}
-	cmd, rest := args[0], args[1:]
-	switch cmd {
-	case "dispatch":
-		return runDispatch(ctx, a, rest)
-	case "test":
-		return runTest(ctx, a, rest)
-	case "preview":
-		return runPreview(ctx, a, rest)
-	case "flush":
-		return runFlush(ctx, a, rest)
-	case "hook":
-		return runHook(ctx, a, rest)
-	case "status":
-		return runStatus(ctx, a, rest)
-	case "silence":
-		return runSilence(ctx, a, rest)
-	case "unsilence":
-		return runUnsilence(ctx, a, rest)
-	case "check-config":
-		return runCheckConfig(ctx, a, rest)
-	case "enable":
-		return runEnable(ctx, a, rest)
-	case "disable":
-		return runDisable(ctx, a, rest)
-	case "version", "--version":
-		return runVersion(ctx, a, rest)
-	case "help", "-h", "--help":
-		fmt.Fprint(stdout, usage)
-		return nil
+	name, rest := args[0], args[1:]
+	switch name {
+	case "-h", "--help":
+		name = "help"
+	case "--version":
+		name = "version"
 	}
-	return usageErr("unknown command %q", cmd)
+	c := lookup(name)
+	if c == nil {
+		fmt.Fprintf(stderr, "odoo-notify: unknown command %q\n\n", name)
+		printUsage(stderr)
+		return &exitError{code: exitUsage, err: errReported}
+	}
+	err := c.run(ctx, a, rest)
+	switch {
+	case errors.Is(err, errHelp):
+		return nil
+	case err != nil && exitCode(err) == exitUsage && !errors.Is(err, errReported):
+		// Printed here, once, with how the command is used.
+		fmt.Fprintf(stderr, "odoo-notify: %v\nUsage: %s\n", err, c.synopsis())
+		if c.name != "help" {
+			fmt.Fprintf(stderr, "odoo-notify help %s lists its flags.\n", c.name)
+		}
+		return &exitError{code: exitUsage, err: errReported}
+	}
+	return err
 }
 
 // newLogger writes text to stderr. Under systemd, stderr is the journal,
@@ -185,12 +150,13 @@ type flags struct {
 	*flag.FlagSet
 	config   string
 	stateDir string
+	a        *app
 }
 
 func newFlags(a *app, name string) *flags {
-	fs := flag.NewFlagSet("odoo-notify "+name, flag.ContinueOnError)
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
-	f := &flags{FlagSet: fs}
+	f := &flags{FlagSet: fs, a: a}
 	fs.StringVar(&f.config, "config", config.DefaultPath, "the config `file`")
 	fs.StringVar(&f.stateDir, "state-dir", "", "the state `folder` (outbox, dedup); default $STATE_DIRECTORY, else /var/lib/odoo-notify")
 	return f
@@ -203,9 +169,17 @@ func (f *flags) parse(args []string) ([]string, error) {
 	for {
 		if err := f.Parse(args); err != nil {
 			if errors.Is(err, flag.ErrHelp) {
-				return nil, usageErr("%s: flags: %s", f.Name(), f.flagList())
+				// -h or --help: the command's usage and flags, to stdout.
+				if c := lookup(f.Name()); c != nil {
+					c.printHelp(f.a.stdout, f.FlagSet)
+				}
+				return nil, errHelp
 			}
-			return nil, usageErr("%s: %v", f.Name(), err)
+			msg := err.Error()
+			if n, ok := strings.CutPrefix(msg, "flag provided but not defined: -"); ok {
+				msg = "unknown flag --" + strings.TrimPrefix(n, "-")
+			}
+			return nil, usageErr("%s: %s", f.Name(), msg)
 		}
 		args = f.Args()
 		if len(args) == 0 {
@@ -217,12 +191,6 @@ func (f *flags) parse(args []string) ([]string, error) {
 		pos = append(pos, args[0])
 		args = args[1:]
 	}
-}
-
-func (f *flags) flagList() string {
-	var names []string
-	f.VisitAll(func(fl *flag.Flag) { names = append(names, "--"+fl.Name) })
-	return strings.Join(names, " ")
 }
 
 // loadConfig reads the config file. A missing file at the default path is

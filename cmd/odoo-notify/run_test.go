@@ -263,7 +263,7 @@ func TestUsageErrors(t *testing.T) {
 		{"no command", nil, "Usage:"},
 		{"unknown command", []string{"dispatchh"}, `unknown command "dispatchh"`},
 		{"dispatch without unit", []string{"dispatch"}, "give exactly one unit"},
-		{"unknown flag", []string{"preview", "--fromat", "json", "odoo.service"}, "flag provided but not defined: -fromat"},
+		{"unknown flag", []string{"preview", "--fromat", "json", "odoo.service"}, "odoo-notify: preview: unknown flag --fromat\nUsage: odoo-notify preview UNIT"},
 		{"bad format", []string{"preview", "--format", "yaml", "odoo.service"}, `--format must be text or json, not "yaml"`},
 		{"unknown channel", []string{"test", "--config", "../../config.example.toml", "--channel", "ops"}, `no channel named "ops"`},
 	}
@@ -273,16 +273,20 @@ func TestUsageErrors(t *testing.T) {
 			if code != 64 {
 				t.Errorf("exit %d, want 64", code)
 			}
-			if !strings.Contains(out+errOut, tt.want) && !strings.Contains(fmt.Sprint(runErr(tt.args)), tt.want) {
-				t.Errorf("message lacks %q\nstdout: %s\nstderr: %s\nerror: %v", tt.want, out, errOut, runErr(tt.args))
+			if !strings.Contains(errOut, tt.want) {
+				t.Errorf("stderr lacks %q\nstdout: %s\nstderr: %s", tt.want, out, errOut)
+			}
+			if n := strings.Count(errOut, "Usage:"); n != 1 {
+				t.Errorf("the usage is printed %d times, want once:\n%s", n, errOut)
+			}
+			if strings.Count(errOut, tt.want) != 1 {
+				t.Errorf("the error is printed more than once:\n%s", errOut)
+			}
+			if out != "" {
+				t.Errorf("a usage error printed to stdout: %q", out)
 			}
 		})
 	}
-}
-
-func runErr(args []string) error {
-	var out, errb bytes.Buffer
-	return run(context.Background(), args, &out, &errb)
 }
 
 func TestDispatchWithoutChannelsWritesTheJournal(t *testing.T) {

@@ -27,6 +27,9 @@ func runTest(ctx context.Context, a *app, args []string) error {
 		return err
 	}
 	channels, broken := buildChannels(a.cfg, httpClient(), a.log, *only)
+	if exitCode(broken) == exitUsage {
+		return broken // --channel names no channel
+	}
 	if broken != nil {
 		fmt.Fprintf(a.stdout, "FAILED  cannot build: %v\n", broken)
 		if len(channels) == 0 {
