@@ -268,11 +268,11 @@ func TestHistoryOfJoinsRunsToIncidents(t *testing.T) {
 	a := inc.Record(incident.Failure{Unit: "odoo.service", InvocationID: invID(1), Cause: "db-unreachable", At: at(0)})
 	inc.Record(incident.Failure{Unit: "odoo.service", InvocationID: invID(3), Cause: "db-unreachable", At: at(8)})
 	inc.Record(incident.Failure{Unit: "odoo.service", InvocationID: invID(2), Cause: "db-unreachable", At: at(5)})
-	a.Announce(outbox.EntryID(&report.Report{Unit: "odoo.service", InvocationID: invID(1)}), "run:"+invID(1), "erp1: odoo.service crashed")
+	a.Announce(outbox.EntryID(&report.Report{Unit: "odoo.service", InvocationID: invID(1)}), "run:"+invID(1), "erp1: odoo.service crashed", "db-unreachable")
 	a.MarkDelivered("mail")
 	inc.Resolve("odoo.service", at(20), at(200))
 	b := inc.Record(incident.Failure{Unit: "odoo.service", InvocationID: invID(4), Cause: "signal", At: at(250)})
-	b.Announce(outbox.EntryID(&report.Report{Unit: "odoo.service", InvocationID: invID(4)}), "run:"+invID(4), "erp1: odoo.service crashed")
+	b.Announce(outbox.EntryID(&report.Report{Unit: "odoo.service", InvocationID: invID(4)}), "run:"+invID(4), "erp1: odoo.service crashed", "signal")
 	inc.Record(incident.Failure{Unit: "nginx.service", InvocationID: invID(7), Cause: "signal", At: at(5)})
 
 	runs := []historyRun{
