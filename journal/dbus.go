@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/coreos/go-systemd/v22/dbus"
+	godbus "github.com/godbus/dbus/v5"
 )
 
 // DBusTimeout bounds StateFromDBus when ctx allows longer: a handler that
@@ -109,12 +110,17 @@ func usecTime(v any) time.Time {
 func StartNoBlock(ctx context.Context, unit string) error {
 	ctx, cancel := context.WithTimeout(ctx, DBusTimeout)
 	defer cancel()
-	conn, err := dbus.NewSystemConnectionContext(ctx)
+	// One plain connection: go-systemd's Conn opens a second one for
+	// signals, which the hook, run inside the watched unit's stop, would
+	// pay for and never use.
+	conn, err := godbus.ConnectSystemBus(godbus.WithContext(ctx))
 	if err != nil {
 		return fmt.Errorf("journal: start %s: connect to the system bus (is dbus running?): %w", unit, err)
 	}
 	defer conn.Close()
-	if _, err := conn.StartUnitContext(ctx, unit, "replace", nil); err != nil {
+	var job godbus.ObjectPath
+	manager := conn.Object("org.freedesktop.systemd1", "/org/freedesktop/systemd1")
+	if err := manager.CallWithContext(ctx, "org.freedesktop.systemd1.Manager.StartUnit", 0, unit, "replace").Store(&job); err != nil {
 		return fmt.Errorf("journal: start %s: %w", unit, err)
 	}
 	return nil

@@ -31,7 +31,9 @@ func (s *Store) failedPath(f Failed) string {
 	return filepath.Join(s.dir, failedDir, hashID(f.Unit, f.InvocationID)+entryExt)
 }
 
-// SaveFailed records a failed run durably (written, synced, renamed).
+// SaveFailed records a failed run (written, renamed). It is the hook's, and
+// the watched unit's restart waits for the hook, so it is not synced: it
+// survives a killed handler, which is what it is for (see writeFileCached).
 func (s *Store) SaveFailed(f Failed) error {
 	if f.Unit == "" {
 		return errors.New("state: record a failed run: no unit")
@@ -45,7 +47,7 @@ func (s *Store) SaveFailed(f Failed) error {
 	if err != nil {
 		return fmt.Errorf("state: record a failed run: %w", err)
 	}
-	if err := s.writeFile(s.failedPath(f), append(b, '\n')); err != nil {
+	if err := s.writeFileCached(s.failedPath(f), append(b, '\n')); err != nil {
 		return fmt.Errorf("state: record a failed run of %s in %s: %w", f.Unit, dir, err)
 	}
 	return nil

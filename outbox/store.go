@@ -149,7 +149,19 @@ func flock(f *os.File, how int) error {
 
 // writeFile replaces path with data: temporary file, fsync, rename, fsync
 // of the folder. A reader sees the old file or the new one, never half.
-func (s *Store) writeFile(path string, data []byte) (err error) {
+func (s *Store) writeFile(path string, data []byte) error {
+	return s.replaceFile(path, data, true)
+}
+
+// writeFileCached replaces path with data like writeFile, without the two
+// fsyncs: the file survives a killed process, not a power loss. For what a
+// power loss takes anyway: journald syncs the journal only every 5 minutes
+// (SyncIntervalSec=), so the failed run it tells of goes with it.
+func (s *Store) writeFileCached(path string, data []byte) error {
+	return s.replaceFile(path, data, false)
+}
+
+func (s *Store) replaceFile(path string, data []byte, durable bool) (err error) {
 	dir := filepath.Dir(path)
 	f, err := os.CreateTemp(dir, tmpPrefix+filepath.Base(path)+"-*")
 	if err != nil {
@@ -168,14 +180,19 @@ func (s *Store) writeFile(path string, data []byte) (err error) {
 		return err
 	}
 	s.own(f.Name())
-	if err = f.Sync(); err != nil {
-		return err
+	if durable {
+		if err = f.Sync(); err != nil {
+			return err
+		}
 	}
 	if err = f.Close(); err != nil {
 		return err
 	}
 	if err = os.Rename(f.Name(), path); err != nil {
 		return err
+	}
+	if !durable {
+		return nil
 	}
 	return syncDir(dir)
 }
