@@ -26,7 +26,7 @@ func runTest(ctx context.Context, a *app, args []string) error {
 	if err := a.loadConfig(f); err != nil {
 		return err
 	}
-	channels, broken := buildChannels(a.cfg, httpClient(), a.log, *only)
+	channels, broken := buildChannels(a.cfg, httpClient(), a.log, *only, a.slackThreads())
 	if broken != nil {
 		fmt.Fprintf(a.stdout, "FAILED  cannot build: %v\n", broken)
 		if len(channels) == 0 {
