@@ -2,13 +2,11 @@ package slack_test
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"net/url"
 	"strings"
 	"sync"
 	"testing"
@@ -28,134 +26,11 @@ const (
 	channelID = "C0123456789"
 )
 
-// apiAnswer is one reply of the fake Web API: Slack answers HTTP 200 with
-// {"ok": false, "error": CODE} for its errors, and 429 with Retry-After
-// when it rate-limits.
-type apiAnswer struct {
-	code       int
-	body       string
-	retryAfter string
-}
+type apiAnswer = notifiertest.Answer
 
-func slackError(code string) apiAnswer {
-	return apiAnswer{200, `{"ok":false,"error":"` + code + `"}`, ""}
-}
+func slackError(code string) apiAnswer { return notifiertest.SlackError(code) }
 
-// apiCall is one request the fake Web API got.
-type apiCall struct {
-	method        string // chat.postMessage, chat.update
-	authorization string
-	form          url.Values
-	rawBody       string
-}
-
-func (c apiCall) blocks(t *testing.T) []slack.Block {
-	t.Helper()
-	var b slack.Blocks
-	if err := json.Unmarshal([]byte(c.form.Get("blocks")), &b); err != nil {
-		t.Fatalf("%s: blocks are not Block Kit JSON: %v\n%.300s", c.method, err, c.form.Get("blocks"))
-	}
-	return b.BlockSet
-}
-
-// blockText is every text of the blocks, one per line.
-func blockText(bs []slack.Block) string {
-	var out []string
-	for _, b := range bs {
-		switch b := b.(type) {
-		case *slack.HeaderBlock:
-			out = append(out, b.Text.Text)
-		case *slack.SectionBlock:
-			if b.Text != nil {
-				out = append(out, b.Text.Text)
-			}
-		}
-	}
-	return strings.Join(out, "\n")
-}
-
-// fakeAPI answers chat.postMessage and chat.update as slack.com/api does:
-// a bearer token is required, a message gets a ts, and chat.update answers
-// with the channel and ts it edited. Scripted answers go first, per method.
-type fakeAPI struct {
-	*httptest.Server
-	mu      sync.Mutex
-	answers map[string][]apiAnswer
-	calls   []apiCall
-	n       int
-}
-
-func newFakeAPI(t testing.TB) *fakeAPI {
-	f := &fakeAPI{answers: map[string][]apiAnswer{}}
-	f.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		body, _ := io.ReadAll(r.Body)
-		form, _ := url.ParseQuery(string(body))
-		method := strings.TrimPrefix(r.URL.Path, "/api/")
-		f.mu.Lock()
-		f.calls = append(f.calls, apiCall{method, r.Header.Get("Authorization"), form, string(body)})
-		var a *apiAnswer
-		if q := f.answers[method]; len(q) > 0 {
-			a, f.answers[method] = &q[0], q[1:]
-		}
-		f.n++
-		ts := fmt.Sprintf("1773483%03d.%06d", f.n, f.n*100)
-		f.mu.Unlock()
-		w.Header().Set("Content-Type", "application/json; charset=utf-8")
-		switch {
-		case a != nil:
-			if a.retryAfter != "" {
-				w.Header().Set("Retry-After", a.retryAfter)
-			}
-			w.WriteHeader(a.code)
-			io.WriteString(w, a.body)
-			return
-		case !strings.HasPrefix(r.URL.Path, "/api/"):
-			http.NotFound(w, r)
-			return
-		case r.Header.Get("Authorization") == "" && form.Get("token") == "":
-			io.WriteString(w, `{"ok":false,"error":"not_authed"}`)
-			return
-		case r.Header.Get("Authorization") != "Bearer "+botToken:
-			io.WriteString(w, `{"ok":false,"error":"invalid_auth"}`)
-			return
-		}
-		ch := form.Get("channel")
-		if ch == "#ops" {
-			ch = channelID // Slack answers with the id of a channel named
-		}
-		msg := map[string]any{"type": "message", "subtype": "bot_message", "text": form.Get("text"), "bot_id": "B0123456789", "ts": ts}
-		switch method {
-		case "chat.postMessage":
-			if tts := form.Get("thread_ts"); tts != "" {
-				msg["thread_ts"] = tts
-			}
-			json.NewEncoder(w).Encode(map[string]any{"ok": true, "channel": ch, "ts": ts, "message": msg})
-		case "chat.update":
-			if ch != channelID {
-				io.WriteString(w, `{"ok":false,"error":"channel_not_found"}`)
-				return
-			}
-			msg["ts"] = form.Get("ts")
-			json.NewEncoder(w).Encode(map[string]any{"ok": true, "channel": ch, "ts": form.Get("ts"), "text": form.Get("text"), "message": msg})
-		default:
-			io.WriteString(w, `{"ok":false,"error":"unknown_method"}`)
-		}
-	}))
-	t.Cleanup(f.Close)
-	return f
-}
-
-func (f *fakeAPI) script(method string, answers ...apiAnswer) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.answers[method] = append(f.answers[method], answers...)
-}
-
-func (f *fakeAPI) got() []apiCall {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return append([]apiCall(nil), f.calls...)
-}
+func newFakeAPI(t testing.TB) *notifiertest.SlackAPI { return notifiertest.NewSlackAPI(t, botToken) }
 
 // memThreads keeps thread records in memory, as the state folder does on
 // disk.
@@ -184,7 +59,7 @@ func (m *memThreads) UpdateThread(_ context.Context, id string, change func([]by
 	return nil
 }
 
-func newApp(f *fakeAPI, channel string, threads slackch.Threads) *slackch.App {
+func newApp(f *notifiertest.SlackAPI, channel string, threads slackch.Threads) *slackch.App {
 	a := slackch.NewApp(config.Slack{Name: "ops", Token: botToken, Channel: channel, APIURL: f.URL + "/api"}, f.Client(), threads)
 	a.Location = time.UTC
 	return a
@@ -240,18 +115,18 @@ func TestAppIncident(t *testing.T) {
 			t.Fatalf("%s: Notify() = %v (retry %v)", r.Event, err, retry)
 		}
 	}
-	calls := f.got()
+	calls := f.Calls()
 	var methods []string
 	for _, c := range calls {
-		methods = append(methods, c.method)
-		if c.authorization != "Bearer "+botToken {
-			t.Errorf("%s: Authorization = %q, want the bot token as a bearer token", c.method, c.authorization)
+		methods = append(methods, c.Method)
+		if c.Authorization != "Bearer "+botToken {
+			t.Errorf("%s: Authorization = %q, want the bot token as a bearer token", c.Method, c.Authorization)
 		}
-		if strings.Contains(c.rawBody, "SECRETbotTokenValue") || c.form.Has("token") {
-			t.Errorf("%s: the token is in the body too: %.200s", c.method, c.rawBody)
+		if strings.Contains(c.Body, "SECRETbotTokenValue") || c.Form.Has("token") {
+			t.Errorf("%s: the token is in the body too: %.200s", c.Method, c.Body)
 		}
-		if c.form.Get("unfurl_links") != "false" && c.method == "chat.postMessage" {
-			t.Errorf("%s: links unfurl", c.method)
+		if c.Form.Get("unfurl_links") != "false" && c.Method == "chat.postMessage" {
+			t.Errorf("%s: links unfurl", c.Method)
 		}
 	}
 	want := []string{"chat.postMessage", "chat.postMessage", "chat.update", "chat.postMessage", "chat.update"}
@@ -259,55 +134,55 @@ func TestAppIncident(t *testing.T) {
 		t.Fatalf("Slack got %v, want %v", methods, want)
 	}
 	parent, upReply, upEdit, resReply, resEdit := calls[0], calls[1], calls[2], calls[3], calls[4]
-	parentTS := "1773483001.000100"
+	parentTS := notifiertest.TS(1)
 
-	if parent.form.Get("channel") != "#ops" || parent.form.Has("thread_ts") {
-		t.Errorf("parent: channel %q thread_ts %q, want #ops and none", parent.form.Get("channel"), parent.form.Get("thread_ts"))
+	if parent.Form.Get("channel") != "#ops" || parent.Form.Has("thread_ts") {
+		t.Errorf("parent: channel %q thread_ts %q, want #ops and none", parent.Form.Get("channel"), parent.Form.Get("thread_ts"))
 	}
-	if got := blockText(parent.blocks(t)); !strings.Contains(got, "*Failing* since 10:25 (2026-03-14): 1 failure") || !strings.Contains(got, "Incident `erp1-odoo-20260314T1025`") || !strings.Contains(got, "Out of memory: Killed process 4251") {
+	if got := parent.Text(t); !strings.Contains(got, "*Failing* since 10:25 (2026-03-14): 1 failure") || !strings.Contains(got, "Incident `erp1-odoo-20260314T1025`") || !strings.Contains(got, "Out of memory: Killed process 4251") {
 		t.Errorf("parent does not say the incident's state and the report:\n%s", got)
 	}
-	if parent.form.Get("text") != opening.Subject() {
-		t.Errorf("parent text = %q, want the subject", parent.form.Get("text"))
+	if parent.Form.Get("text") != opening.Subject() {
+		t.Errorf("parent text = %q, want the subject", parent.Form.Get("text"))
 	}
 
-	for _, reply := range []apiCall{upReply, resReply} {
-		if reply.form.Get("thread_ts") != parentTS || reply.form.Get("channel") != "#ops" {
-			t.Errorf("reply: channel %q thread_ts %q, want #ops and the parent's ts %s", reply.form.Get("channel"), reply.form.Get("thread_ts"), parentTS)
+	for _, reply := range []notifiertest.SlackCall{upReply, resReply} {
+		if reply.Form.Get("thread_ts") != parentTS || reply.Form.Get("channel") != "#ops" {
+			t.Errorf("reply: channel %q thread_ts %q, want #ops and the parent's ts %s", reply.Form.Get("channel"), reply.Form.Get("thread_ts"), parentTS)
 		}
 	}
-	if got := blockText(upReply.blocks(t)); !strings.Contains(got, "*Update* of incident") {
+	if got := upReply.Text(t); !strings.Contains(got, "*Update* of incident") {
 		t.Errorf("the update's reply does not say it is an update:\n%s", got)
 	}
-	if got := blockText(resReply.blocks(t)); !strings.Contains(got, "odoo.service is back") {
+	if got := resReply.Text(t); !strings.Contains(got, "odoo.service is back") {
 		t.Errorf("the recovery's reply does not say the unit is back:\n%s", got)
 	}
 
-	for _, edit := range []apiCall{upEdit, resEdit} {
-		if edit.form.Get("channel") != channelID || edit.form.Get("ts") != parentTS {
-			t.Errorf("chat.update of channel %q ts %q, want the parent: %s %s", edit.form.Get("channel"), edit.form.Get("ts"), channelID, parentTS)
+	for _, edit := range []notifiertest.SlackCall{upEdit, resEdit} {
+		if edit.Form.Get("channel") != channelID || edit.Form.Get("ts") != parentTS {
+			t.Errorf("chat.update of channel %q ts %q, want the parent: %s %s", edit.Form.Get("channel"), edit.Form.Get("ts"), channelID, parentTS)
 		}
 	}
-	upText := blockText(upEdit.blocks(t))
+	upText := upEdit.Text(t)
 	if !strings.Contains(upText, "*Failing* since 10:25 (2026-03-14): 2 failures, the last at 10:29 (oom-kill x2)") {
 		t.Errorf("the parent after the update does not say 2 failures:\n%s", upText)
 	}
 	if !strings.Contains(upText, "Out of memory: Killed process 4251") {
 		t.Errorf("the edit lost the parent's report:\n%s", upText)
 	}
-	resBlocks := resEdit.blocks(t)
-	resText := blockText(resBlocks)
+	resBlocks := resEdit.Blocks(t)
+	resText := resEdit.Text(t)
 	if !strings.Contains(resText, "*Recovered* at 10:32, after 7 min: 2 failures") || strings.Contains(resText, "Failing") {
 		t.Errorf("the parent after the recovery does not say recovered at 10:32 after 7 min:\n%s", resText)
 	}
 	if h, ok := resBlocks[0].(*slack.HeaderBlock); !ok || h.Text.Text != "[RESOLVED] "+opening.Title() {
 		t.Errorf("the parent's header after the recovery = %+v, want [RESOLVED] and the opening's title", resBlocks[0])
 	}
-	if resEdit.form.Get("text") != "[RESOLVED] "+opening.Title() {
-		t.Errorf("the parent's text after the recovery = %q", resEdit.form.Get("text"))
+	if resEdit.Form.Get("text") != "[RESOLVED] "+opening.Title() {
+		t.Errorf("the parent's text after the recovery = %q", resEdit.Form.Get("text"))
 	}
-	if len(resBlocks) != len(parent.blocks(t)) {
-		t.Errorf("the edit has %d blocks, the parent %d", len(resBlocks), len(parent.blocks(t)))
+	if len(resBlocks) != len(parent.Blocks(t)) {
+		t.Errorf("the edit has %d blocks, the parent %d", len(resBlocks), len(parent.Blocks(t)))
 	}
 }
 
@@ -323,7 +198,7 @@ func TestAppSentAgain(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	f.script("chat.update", apiAnswer{503, "<html>Service Unavailable</html>", ""})
+	f.Script("chat.update", apiAnswer{Code: 503, Body: "<html>Service Unavailable</html>", RetryAfter: ""})
 	retry, err := app.Notify(ctx, update)
 	if !retry || err == nil || !strings.Contains(err.Error(), "slack: update the incident's message: HTTP 503") {
 		t.Fatalf("Notify() = %v, %v; want a retry after the 503 of chat.update", retry, err)
@@ -335,8 +210,8 @@ func TestAppSentAgain(t *testing.T) {
 		t.Fatal(err)
 	}
 	var methods []string
-	for _, c := range f.got() {
-		methods = append(methods, c.method)
+	for _, c := range f.Calls() {
+		methods = append(methods, c.Method)
 	}
 	want := "chat.postMessage chat.postMessage chat.update chat.update"
 	if got := strings.Join(methods, " "); got != want {
@@ -359,11 +234,11 @@ func TestAppParentUnknown(t *testing.T) {
 			if _, err := app.Notify(context.Background(), update); err != nil {
 				t.Fatal(err)
 			}
-			calls := f.got()
-			if len(calls) != 1 || calls[0].method != "chat.postMessage" || calls[0].form.Has("thread_ts") {
+			calls := f.Calls()
+			if len(calls) != 1 || calls[0].Method != "chat.postMessage" || calls[0].Form.Has("thread_ts") {
 				t.Fatalf("Slack got %+v, want one top-level message", calls)
 			}
-			if got := blockText(calls[0].blocks(t)); !strings.Contains(got, "*Update* of incident `erp1-odoo-20260314T1025`, open since 2026-03-14 10:25 UTC") {
+			if got := calls[0].Text(t); !strings.Contains(got, "*Update* of incident `erp1-odoo-20260314T1025`, open since 2026-03-14 10:25 UTC") {
 				t.Errorf("the message does not say which incident it follows:\n%s", got)
 			}
 		})
@@ -382,8 +257,8 @@ func TestAppLateUpdate(t *testing.T) {
 		}
 	}
 	var methods []string
-	for _, c := range f.got() {
-		methods = append(methods, c.method)
+	for _, c := range f.Calls() {
+		methods = append(methods, c.Method)
 	}
 	if got, want := strings.Join(methods, " "), "chat.postMessage chat.postMessage chat.update chat.postMessage"; got != want {
 		t.Errorf("Slack got %s, want %s: no edit back to failing", got, want)
@@ -404,20 +279,20 @@ func TestAppAnswers(t *testing.T) {
 		{"archived", slackError("is_archived"), false, "is_archived: #ops is archived: unarchive it, or set channel to another one", 0},
 		{"invalid auth", slackError("invalid_auth"), false, "invalid_auth: Slack does not accept the token: copy the Bot User OAuth Token (xoxb-...)", 0},
 		{"token revoked", slackError("token_revoked"), false, "token_revoked: the token was revoked (the app was uninstalled or the token rotated): reinstall the app", 0},
-		{"missing scope", apiAnswer{200, `{"ok":false,"error":"missing_scope","needed":"chat:write","provided":"channels:read,users:read"}`, ""}, false,
+		{"missing scope", apiAnswer{Code: 200, Body: `{"ok":false,"error":"missing_scope","needed":"chat:write","provided":"channels:read,users:read"}`, RetryAfter: ""}, false,
 			"missing_scope: the app lacks the chat:write scope (it has channels:read,users:read): add chat:write under OAuth & Permissions, reinstall the app", 0},
-		{"rate limited", apiAnswer{429, `{"ok":false,"error":"ratelimited"}`, "3"}, true, "slack rate limit exceeded, retry after 3s: Slack allows about one message per second per channel", 3 * time.Second},
-		{"429 without Retry-After", apiAnswer{429, `{"ok":false,"error":"ratelimited"}`, ""}, true, "HTTP 429 Too Many Requests", 0},
+		{"rate limited", apiAnswer{Code: 429, Body: `{"ok":false,"error":"ratelimited"}`, RetryAfter: "3"}, true, "slack rate limit exceeded, retry after 3s: Slack allows about one message per second per channel", 3 * time.Second},
+		{"429 without Retry-After", apiAnswer{Code: 429, Body: `{"ok":false,"error":"ratelimited"}`, RetryAfter: ""}, true, "HTTP 429 Too Many Requests", 0},
 		{"rate_limited in a 200", slackError("rate_limited"), true, "rate_limited: Slack allows about one message per second", time.Second},
 		{"internal error", slackError("internal_error"), true, "internal_error: Slack had an internal error", 0},
-		{"500", apiAnswer{500, "<html>oops</html>", ""}, true, "HTTP 500 Internal Server Error", 0},
-		{"a proxy's page", apiAnswer{200, "<html>Sign in to the proxy</html>", ""}, true, "the answer is not Slack's", 0},
-		{"404 of a wrong api_url", apiAnswer{404, "not found", ""}, false, "HTTP 404 Not Found: check api_url", 0},
+		{"500", apiAnswer{Code: 500, Body: "<html>oops</html>", RetryAfter: ""}, true, "HTTP 500 Internal Server Error", 0},
+		{"a proxy's page", apiAnswer{Code: 200, Body: "<html>Sign in to the proxy</html>", RetryAfter: ""}, true, "the answer is not Slack's", 0},
+		{"404 of a wrong api_url", apiAnswer{Code: 404, Body: "not found", RetryAfter: ""}, false, "HTTP 404 Not Found: check api_url", 0},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			f := newFakeAPI(t)
-			f.script("chat.postMessage", tt.answer)
+			f.Script("chat.postMessage", tt.answer)
 			var log notifiertest.Log
 			app := newApp(f, "#ops", &memThreads{})
 			app.Log = log.Logger()
@@ -436,7 +311,7 @@ func TestAppAnswers(t *testing.T) {
 			if _, err := app.Notify(context.Background(), opening); err != nil {
 				t.Fatalf("second try: %v", err)
 			}
-			if n := len(f.got()); n != 2 {
+			if n := len(f.Calls()); n != 2 {
 				t.Errorf("Slack got %d requests, want 2", n)
 			}
 		})
@@ -454,7 +329,7 @@ func TestAppEditRefused(t *testing.T) {
 	if _, err := app.Notify(context.Background(), opening); err != nil {
 		t.Fatal(err)
 	}
-	f.script("chat.update", slackError("message_not_found"))
+	f.Script("chat.update", slackError("message_not_found"))
 	if retry, err := app.Notify(context.Background(), update); err != nil || retry {
 		t.Fatalf("Notify() = %v, %v; want the reply delivered", retry, err)
 	}
