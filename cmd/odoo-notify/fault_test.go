@@ -263,6 +263,7 @@ type rigOpts struct {
 	hookTimeout string
 	slackRate   string // extra keys for [[slack]]
 	limits      string // the [limits] table's keys
+	channels    string // more channels' sections
 }
 
 func newRig(t testing.TB, o rigOpts) *rig {
@@ -300,9 +301,11 @@ url = "%s/hook/HOOKSECRETPATH"
 secret = %q
 timeout = %q
 
+%s
+
 [limits]
 %s
-`, o.timeout, r.mail.Port, r.slack.URL, o.slackRate, r.hook.URL, faultSigningKey, o.hookTimeout, o.limits)
+`, o.timeout, r.mail.Port, r.slack.URL, o.slackRate, r.hook.URL, faultSigningKey, o.hookTimeout, o.channels, o.limits)
 	if err := os.WriteFile(r.config, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
 	}
