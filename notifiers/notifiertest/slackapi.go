@@ -37,6 +37,9 @@ type SlackCall struct {
 	Authorization string
 	Form          url.Values
 	Body          string
+	// TS is the ts the fake answered with: a new message's, or the one a
+	// chat.update edited.
+	TS string
 }
 
 // Blocks decodes the call's Block Kit blocks.
@@ -109,13 +112,20 @@ func (f *SlackAPI) serve(w http.ResponseWriter, r *http.Request) {
 	form, _ := url.ParseQuery(string(body))
 	method := strings.TrimPrefix(r.URL.Path, "/api/")
 	f.mu.Lock()
-	f.calls = append(f.calls, SlackCall{method, r.Header.Get("Authorization"), form, string(body)})
 	var a *Answer
 	if q := f.answers[method]; len(q) > 0 {
 		a, f.answers[method] = &q[0], q[1:]
 	}
 	f.n++
 	ts := TS(f.n)
+	answered := ts
+	switch {
+	case a != nil:
+		answered = "" // a scripted answer posts nothing
+	case method == "chat.update":
+		answered = form.Get("ts")
+	}
+	f.calls = append(f.calls, SlackCall{method, r.Header.Get("Authorization"), form, string(body), answered})
 	f.mu.Unlock()
 	w.Header().Set("Content-Type", "application/json; charset=utf-8")
 	switch {
