@@ -143,6 +143,7 @@ func (a *App) open(ctx context.Context, r *report.Report) (bool, error) {
 	}
 	blocks, err := json.Marshal(m.Blocks.BlockSet)
 	if err != nil {
+		a.log().Warn("slack: the incident's message is posted but cannot be remembered: its follow-ups are posted as messages of their own", "incident", r.Incident.ID, "error", err)
 		return false, nil
 	}
 	t := &thread{Channel: channel, TS: ts, Title: title, Text: m.Text, Blocks: blocks, Shown: shownOf(r.Incident)}
