@@ -2,6 +2,8 @@ package main
 
 import (
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -70,6 +72,17 @@ timeout = "5s"
 	}
 	if h, ok := resEdit.Blocks(t)[0].(*slack.HeaderBlock); !ok || !strings.HasPrefix(h.Text.Text, "[RESOLVED] erp1: odoo.service failed") {
 		t.Errorf("the parent's header after the recovery: %+v", resEdit.Blocks(t)[0])
+	}
+	// One incident on one channel: one record of its parent, whose size
+	// is what the state folder keeps per incident.
+	records, _ := filepath.Glob(filepath.Join(r.dir, "threads", "*.json"))
+	if len(records) != 1 {
+		t.Errorf("the state folder holds %d thread records, want 1: %v", len(records), records)
+	}
+	for _, p := range records {
+		if fi, err := os.Stat(p); err == nil {
+			t.Logf("thread record %s: %d bytes", filepath.Base(p), fi.Size())
+		}
 	}
 	// The webhook channel got the same incident: nothing was lost to the
 	// app's bookkeeping.
