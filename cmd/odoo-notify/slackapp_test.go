@@ -20,7 +20,7 @@ import (
 func TestSlackAppThreadsAnIncident(t *testing.T) {
 	const token = "xoxb-1234567890-0987654321-SECRETcmdBotToken"
 	api := notifiertest.NewSlackAPI(t, token)
-	r := newRig(t, rigOpts{channels: fmt.Sprintf(`
+	r := newRig(t, rigOpts{extra: fmt.Sprintf(`
 [[slack]]
 name = "slack-app"
 token = %q
