@@ -135,14 +135,26 @@ type Email struct {
 	Burst   int      `toml:"burst"`
 }
 
-// Slack is one [[slack]] incoming-webhook channel.
+// Slack is one [[slack]] channel: an incoming webhook (webhook_url), or a
+// Slack app's bot (token and channel), which threads an incident's
+// follow-ups under its opening message and edits that message to show the
+// incident's state.
 type Slack struct {
-	Name           string   `toml:"name"`
-	WebhookURL     Secret   `toml:"webhook_url"`
-	WebhookURLFile string   `toml:"webhook_url_file"`
-	Timeout        Duration `toml:"timeout"`
-	Rate           float64  `toml:"rate"`
-	Burst          int      `toml:"burst"`
+	Name           string `toml:"name"`
+	WebhookURL     Secret `toml:"webhook_url"`
+	WebhookURLFile string `toml:"webhook_url_file"`
+	// Token is the app's bot token ("xoxb-..."), with the chat:write
+	// scope; it is sent as a bearer token.
+	Token     Secret `toml:"token"`
+	TokenFile string `toml:"token_file"`
+	// Channel is where the bot posts: a channel id ("C0123456789") or
+	// name ("#ops"); the bot must be a member.
+	Channel string `toml:"channel"`
+	// APIURL is the Web API's base URL: Slack's by default, or a proxy.
+	APIURL  string   `toml:"api_url"`
+	Timeout Duration `toml:"timeout"`
+	Rate    float64  `toml:"rate"`
+	Burst   int      `toml:"burst"`
 }
 
 // Webhook is one [[webhook]] generic HTTP endpoint that receives the

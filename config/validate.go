@@ -17,6 +17,11 @@ const (
 	DefaultChannelTimeout = 20 * time.Second
 	DefaultSlackRate      = 1.0
 	DefaultSlackBurst     = 3
+	// A Slack app posts at most one message a second per channel
+	// (chat.postMessage's limit), edits of the opening message aside.
+	DefaultSlackAppRate  = 1.0
+	DefaultSlackAppBurst = 1
+	DefaultSlackAPIURL   = "https://slack.com/api/"
 	// Chat services pace a bot or webhook at about one message a second
 	// per chat (Telegram, Google Chat) or a few (Discord, Teams).
 	DefaultChatRate       = 1.0
@@ -29,6 +34,11 @@ const (
 var (
 	telegramChatRE = regexp.MustCompile(`^(-?[0-9]{1,20}|@[A-Za-z][A-Za-z0-9_]{3,31})$`)
 	ntfyTopicRE    = regexp.MustCompile(`^[-_A-Za-z0-9]{1,64}$`)
+	// A bot token is "xoxb-" and dash-separated digits and letters.
+	slackTokenRE = regexp.MustCompile(`^xoxb-[0-9A-Za-z][-0-9A-Za-z]{8,}$`)
+	// A channel id (C, G or D and capitals and digits) or a #name (Slack
+	// names are lowercase letters, digits, - and _, up to 80).
+	slackChannelRE = regexp.MustCompile(`^([CGD][A-Z0-9]{6,}|#[-_a-z0-9\p{L}]{1,80})$`)
 )
 
 // NtfyPriorities are the priorities ntfy takes, by name and number.
@@ -185,12 +195,40 @@ func (c *Config) Validate(credDir string) error {
 		s := &c.Slack[i]
 		key := fmt.Sprintf("slack[%d]", i)
 		name(key, &s.Name, "slack", i)
-		channel(key, &s.Timeout, &s.Rate, &s.Burst, DefaultSlackRate, DefaultSlackBurst)
-		secret(key+".webhook_url", &s.WebhookURL, s.WebhookURLFile, true)
-		if s.WebhookURL != "" {
-			if err := checkURL(s.WebhookURL.Reveal()); err != nil {
-				bad(key+".webhook_url", "%v", err)
+		app := s.Token != "" || s.TokenFile != ""
+		hook := s.WebhookURL != "" || s.WebhookURLFile != ""
+		switch {
+		case app && hook:
+			bad(key, "set either webhook_url (an incoming webhook) or token (a Slack app's bot), not both")
+			continue
+		case !app:
+			channel(key, &s.Timeout, &s.Rate, &s.Burst, DefaultSlackRate, DefaultSlackBurst)
+			secret(key+".webhook_url", &s.WebhookURL, s.WebhookURLFile, true)
+			if s.WebhookURL != "" {
+				if err := checkURL(s.WebhookURL.Reveal()); err != nil {
+					bad(key+".webhook_url", "%v", err)
+				}
 			}
+			if s.Channel != "" || s.APIURL != "" {
+				bad(key, "channel and api_url belong to a Slack app (token): an incoming webhook posts where it was made")
+			}
+			continue
+		}
+		channel(key, &s.Timeout, &s.Rate, &s.Burst, DefaultSlackAppRate, DefaultSlackAppBurst)
+		secret(key+".token", &s.Token, s.TokenFile, true)
+		if s.Token != "" && !slackTokenRE.MatchString(s.Token.Reveal()) {
+			bad(key+".token", "is not a bot token: copy the Bot User OAuth Token (xoxb-...) from the app's OAuth & Permissions page")
+		}
+		switch {
+		case s.Channel == "":
+			bad(key+".channel", "required with token: the channel's id (\"C0123456789\") or name (\"#ops\")")
+		case !slackChannelRE.MatchString(s.Channel):
+			bad(key+".channel", "%q is not a channel: write its id (\"C0123456789\", in the channel's details) or its name (\"#ops\")", s.Channel)
+		}
+		if s.APIURL == "" {
+			s.APIURL = DefaultSlackAPIURL
+		} else if err := checkURL(s.APIURL); err != nil {
+			bad(key+".api_url", "%v", err)
 		}
 	}
 	for i := range c.Webhook {
@@ -407,7 +445,7 @@ func (c *Config) HasInlineSecrets() bool {
 		}
 	}
 	for _, s := range c.Slack {
-		if s.WebhookURL != "" && s.WebhookURLFile == "" {
+		if (s.WebhookURL != "" && s.WebhookURLFile == "") || (s.Token != "" && s.TokenFile == "") {
 			return true
 		}
 	}

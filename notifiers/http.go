@@ -156,3 +156,12 @@ func isPermanentNetErr(err error) bool {
 	}
 	return false
 }
+
+// PermanentNetErr says whether a transport error will not go away by
+// retrying (a certificate that does not verify, an unsupported scheme), for
+// a channel that posts through its service's client library.
+func PermanentNetErr(err error) bool { return isPermanentNetErr(err) }
+
+// RedactNetErr strips the URL from a transport error (a *url.Error prints
+// it whole, and a proxy's URL may hold a password).
+func RedactNetErr(err error) error { return redactErr(err) }

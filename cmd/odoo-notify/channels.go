@@ -27,8 +27,9 @@ import (
 // that name. A channel that cannot be built (a ca_file that is not PEM, a
 // header with a line break) is left out and named in the error, a config
 // error; the others are returned all the same, so that one bad option
-// does not silence every channel.
-func buildChannels(cfg *config.Config, client *http.Client, log *slog.Logger, only string) ([]notifiers.Channel, error) {
+// does not silence every channel. threads is where a Slack app remembers
+// its incidents' messages (nil: each follow-up is a message of its own).
+func buildChannels(cfg *config.Config, client *http.Client, log *slog.Logger, only string, threads slack.Threads) ([]notifiers.Channel, error) {
 	var chs []notifiers.Channel
 	var errs []error
 	add := func(kind, name string, n notifiers.Notifier, timeout config.Duration, rate float64, burst int) {
@@ -44,6 +45,12 @@ func buildChannels(cfg *config.Config, client *http.Client, log *slog.Logger, on
 		add("email", c.Name, n, c.Timeout, c.Rate, c.Burst)
 	}
 	for _, c := range cfg.Slack {
+		if c.Token != "" {
+			n := slack.NewApp(c, client, threads)
+			n.Log = log.With("channel", "slack "+c.Name)
+			add("slack", c.Name, n, c.Timeout, c.Rate, c.Burst)
+			continue
+		}
 		add("slack", c.Name, slack.New(c, client), c.Timeout, c.Rate, c.Burst)
 	}
 	for _, c := range cfg.Webhook {
@@ -103,4 +110,14 @@ func buildChannels(cfg *config.Config, client *http.Client, log *slog.Logger, on
 		return nil, usageErr("no channel named %q; the configured channels are %q", only, names)
 	}
 	return chs[i : i+1], nil
+}
+
+// slackThreads is the state folder, where a Slack app remembers its
+// incidents' messages; nil when it cannot be opened.
+func (a *app) slackThreads() slack.Threads {
+	st, err := a.openStore()
+	if err != nil {
+		return nil
+	}
+	return st
 }

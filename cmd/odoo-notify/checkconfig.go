@@ -27,7 +27,7 @@ func runCheckConfig(_ context.Context, a *app, args []string) error {
 	if err == nil {
 		// What only building a channel finds: a ca_file that is not PEM,
 		// a header odoo-notify sets itself.
-		if _, broken := buildChannels(cfg, httpClient(), a.log, ""); broken != nil {
+		if _, broken := buildChannels(cfg, httpClient(), a.log, "", nil); broken != nil {
 			err = errors.Unwrap(broken)
 		}
 	}

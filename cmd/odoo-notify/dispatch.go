@@ -42,7 +42,7 @@ func runDispatch(ctx context.Context, a *app, args []string) error {
 		fmt.Fprint(a.stderr, rep.Text())
 		return cfgErr
 	}
-	channels, broken := buildChannels(a.cfg, httpClient(), a.log, "")
+	channels, broken := buildChannels(a.cfg, httpClient(), a.log, "", a.slackThreads())
 	if broken != nil {
 		a.log.Error("a channel cannot be built and gets nothing, the others get the report: fix it with odoo-notify check-config", "config", a.configPath, "error", broken)
 		if len(channels) == 0 {

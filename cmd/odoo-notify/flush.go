@@ -28,7 +28,7 @@ func runFlush(ctx context.Context, a *app, args []string) error {
 	if err := a.loadConfig(f); err != nil {
 		return err
 	}
-	channels, broken := buildChannels(a.cfg, httpClient(), a.log, "")
+	channels, broken := buildChannels(a.cfg, httpClient(), a.log, "", a.slackThreads())
 	if broken != nil {
 		a.log.Error("a channel cannot be built: its reports wait until the config is fixed; the others are sent", "config", a.configPath, "error", broken)
 	}

@@ -77,7 +77,7 @@ func runUnsilence(ctx context.Context, a *app, args []string) error {
 	if err := a.loadConfig(f); err != nil {
 		return err
 	}
-	channels, broken := buildChannels(a.cfg, httpClient(), a.log, "")
+	channels, broken := buildChannels(a.cfg, httpClient(), a.log, "", a.slackThreads())
 	ctx, cancel := context.WithTimeout(ctx, a.cfg.General.Timeout.Duration)
 	defer cancel()
 	s := a.sender(channels)

@@ -26,7 +26,7 @@ func runTest(ctx context.Context, a *app, args []string) error {
 	if err := a.loadConfig(f); err != nil {
 		return err
 	}
-	channels, broken := buildChannels(a.cfg, httpClient(), a.log, *only)
+	channels, broken := buildChannels(a.cfg, httpClient(), a.log, *only, a.slackThreads())
 	if exitCode(broken) == exitUsage {
 		return broken // --channel names no channel
 	}

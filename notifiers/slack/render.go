@@ -36,10 +36,15 @@ const (
 // @channel or break out of its code block, and every block stays within
 // Slack's limits, saying so where something was cut.
 func Render(r *report.Report) slack.WebhookMessage {
+	return render(r, section(incidentLine(r)))
+}
+
+// render builds the message with incident as its incident block (nil for
+// none): the line naming the incident, or, on a Slack app's opening
+// message, the incident's state now.
+func render(r *report.Report, incident slack.Block) slack.WebhookMessage {
 	subject := report.ValidUTF8(r.Title())
-	blocks := []slack.Block{
-		slack.NewHeaderBlock(slack.NewTextBlockObject(slack.PlainTextType, report.TruncateRunes(subject, MaxHeader), false, false)),
-	}
+	blocks := []slack.Block{header(subject)}
 	add := func(text string) {
 		if text != "" {
 			blocks = append(blocks, section(text))
@@ -49,7 +54,9 @@ func Render(r *report.Report) slack.WebhookMessage {
 	if r.Test {
 		add(":information_source: *This is a test* sent by `odoo-notify test`: nothing failed.")
 	}
-	add(incidentLine(r))
+	if incident != nil && !isEmptySection(incident) {
+		blocks = append(blocks, incident)
+	}
 	add(esc(r.Summary))
 	if e := r.Exception; e != nil && e.Type != "" {
 		s := "*" + esc(e.Type) + "*"
@@ -193,6 +200,16 @@ func logExcerpt(lines []report.Line) (shown int, sections []string) {
 	}
 	flush()
 	return len(kept), sections
+}
+
+// header is the message's title, plain text cut to Slack's limit.
+func header(title string) *slack.HeaderBlock {
+	return slack.NewHeaderBlock(slack.NewTextBlockObject(slack.PlainTextType, report.TruncateRunes(title, MaxHeader), false, false))
+}
+
+func isEmptySection(b slack.Block) bool {
+	s, ok := b.(*slack.SectionBlock)
+	return ok && (s.Text == nil || s.Text.Text == "") && len(s.Fields) == 0
 }
 
 // section is a mrkdwn section cut to Slack's limit.

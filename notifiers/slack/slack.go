@@ -1,7 +1,10 @@
-// Package slack posts a crash report to a Slack incoming webhook as Block
-// Kit blocks. The webhook URL is the secret: it never appears in an error or
-// a log line, which is why the post goes through notifiers.PostJSON and not
-// slack.PostWebhook (whose errors print the URL).
+// Package slack posts a crash report to Slack as Block Kit blocks: to an
+// incoming webhook (Notifier), or as a Slack app's bot through the Web API
+// (App), which threads an incident's follow-ups under its opening message
+// and edits that message to show the incident's state. The webhook URL is
+// the secret: it never appears in an error or a log line, which is why the
+// post goes through notifiers.PostJSON and not slack.PostWebhook (whose
+// errors print the URL); the bot token is hidden the same way.
 package slack
 
 import (

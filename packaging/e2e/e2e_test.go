@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/odoo-notify/odoo-notify/internal/testenv"
+	"github.com/odoo-notify/odoo-notify/notifiers/notifiertest"
 	"github.com/odoo-notify/odoo-notify/report"
 )
 
@@ -28,7 +29,7 @@ const (
 )
 
 // secrets must appear in no journal line of the container.
-var secrets = []string{smtpPassword, "E2ESLACKKEY9c1d", "E2EHOOKTOKEN44b2", strings.TrimPrefix(hookSecret, "whsec_")}
+var secrets = []string{smtpPassword, "E2ESLACKKEY9c1d", "E2EHOOKTOKEN44b2", strings.TrimPrefix(hookSecret, "whsec_"), appTokenKey}
 
 // world is everything the scenarios share: the booted container and the
 // servers on the host's loopback that stand in for the channels.
@@ -37,6 +38,8 @@ type world struct {
 	mail  *testenv.Mailpit
 	slack *sink
 	hook  *sink
+	// app is a Slack app's Web API (slackapp_test.go).
+	app *notifiertest.SlackAPI
 	// am is a real Alertmanager (alertmanager_test.go).
 	am *amSide
 	// debs are the package files inside the container, by version.
@@ -76,6 +79,7 @@ func TestEndToEnd(t *testing.T) {
 			"--smtp-require-starttls", "--smtp-auth-file", testenv.AuthFile(t, smtpUser, smtpPassword)),
 		slack: newSink(t, http.StatusOK, "text/plain; charset=utf-8", "ok"),
 		hook:  newSink(t, http.StatusNoContent, "", ""),
+		app:   notifiertest.NewSlackAPI(t, appToken),
 		am:    startAlertmanager(t),
 		debs:  map[string]string{},
 	}
@@ -199,7 +203,7 @@ webhook_url = "%s%s"
 name = "alerts"
 url = "%s%s"
 secret = %q
-`, hostname, w.mail.Port, smtpUser, w.slack.URL, slackPath, w.hook.URL, hookPath, hookSecret) + w.am.config()
+`, hostname, w.mail.Port, smtpUser, w.slack.URL, slackPath, w.hook.URL, hookPath, hookSecret) + w.am.config() + slackAppConfig(w)
 }
 
 // install installs a version with apt, so its dependencies resolve from the
@@ -701,6 +705,7 @@ func restartedCrash(t *testing.T, w *world) {
 	tell("systemd restarted odoo.service and it stays up: waiting for the flush timer's recovery notice (stable_after = 3s here)")
 	w.expectRecovery(t, 63*time.Second)
 	w.am.expectAlertResolved(t, 15*time.Second)
+	w.expectSlackAppThread(t)
 	m.sh("systemctl start odoo-notify-flush.service")
 	w.expectNothing(t)
 	if out, code := m.exitStatus("odoo-notify status odoo.service"); code != 0 || !strings.Contains(out, "no open incident") {
