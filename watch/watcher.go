@@ -140,6 +140,13 @@ func (w *Watcher) Run(ctx context.Context) error {
 
 // Tick is one round: ask systemd, probe when the unit runs, decide, act.
 func (w *Watcher) Tick(ctx context.Context) {
+	w.tick(ctx, func() *Result {
+		p := w.Prober.Probe(ctx)
+		return &p
+	})
+}
+
+func (w *Watcher) tick(ctx context.Context, probe func() *Result) {
 	u, err := w.Systemd.Unit(ctx)
 	if err != nil {
 		w.Log.Warn("watch: cannot learn the unit's state: nothing is decided this round", "unit", w.Unit, "error", err)
@@ -147,11 +154,10 @@ func (w *Watcher) Tick(ctx context.Context) {
 	}
 	var r *Result
 	if u.Active {
-		p := w.Prober.Probe(ctx)
+		r = probe()
 		if ctx.Err() != nil {
 			return
 		}
-		r = &p
 	}
 	prev := w.State
 	next, v := Step(w.State, w.Policy, u, r, w.now())

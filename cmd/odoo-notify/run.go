@@ -85,6 +85,9 @@ Usage:
                                count UNIT's failures without sending them (a deploy)
   odoo-notify unsilence UNIT   end the silence; report the failures if UNIT is
                                still down
+  odoo-notify watch UNIT [--health-url URL]
+                               probe UNIT's health URL until SIGTERM; report a
+                               hang with its stack dump and act on it (on_hang)
   odoo-notify check-config     validate the config file and print it, secrets hidden
   odoo-notify enable UNIT      make UNIT report its failures (a drop-in with OnFailure=)
   odoo-notify disable UNIT     remove that drop-in
@@ -152,6 +155,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return runUnsilence(ctx, a, rest)
 	case "check-config":
 		return runCheckConfig(ctx, a, rest)
+	case "watch":
+		return runWatch(ctx, a, rest)
 	case "enable":
 		return runEnable(ctx, a, rest)
 	case "disable":
