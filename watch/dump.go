@@ -155,8 +155,8 @@ func Busy(threads []Thread) []Thread {
 // that ran the SIGQUIT handler shows dumpstacks (and, in a prefork master,
 // the loop that dispatched the signal) on top of what it was doing.
 func withoutDumper(fs []Frame) []Frame {
-	for i := len(fs) - 1; i >= 0; i-- {
-		if fs[i].Func == "dumpstacks" && strings.HasSuffix(fs[i].File, "tools/misc.py") {
+	for i, f := range fs {
+		if f.Func == "dumpstacks" && strings.HasSuffix(f.File, "tools/misc.py") {
 			fs = fs[:i]
 			if i > 0 && fs[i-1].Func == "process_signals" {
 				fs = fs[:i-1]
@@ -177,7 +177,7 @@ var idleFrames = map[string][]string{
 	"threading.py":                  {"wait", "_wait_for_tstate_lock", "join"},
 	"queue.py":                      {"get"},
 	"concurrent/futures/thread.py":  {"_worker"},
-	"gevent/hub.py":                 {"run", "switch", "wait"},
+	"gevent/hub.py":                 {"run", "switch", "wait", "sleep"},
 	"gevent/_hub_primitives.py":     {"wait", "wait_on_objects"},
 	"gevent/baseserver.py":          {"serve_forever", "_do_read"},
 	"gevent/pywsgi.py":              {"serve_forever"},
@@ -256,6 +256,9 @@ func shortName(repr string) string {
 	s := strings.TrimPrefix(strings.TrimSuffix(repr, ">"), "<")
 	if i := strings.Index(s, "("); i >= 0 {
 		inner := s[i+1:]
+		if j := strings.Index(inner, ", started"); j >= 0 {
+			return inner[:j]
+		}
 		if j := strings.IndexAny(inner, ",)"); j >= 0 {
 			return inner[:j]
 		}
