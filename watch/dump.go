@@ -36,11 +36,24 @@ type Frame struct {
 }
 
 func (f Frame) String() string {
-	s := path.Base(f.File) + ":" + strconv.Itoa(f.Line) + " in " + f.Func
+	s := shortFile(f.File) + ":" + strconv.Itoa(f.Line) + " in " + f.Func
 	if f.Code != "" {
 		s += ": " + f.Code
 	}
 	return s
+}
+
+// shortFile names a source file by its module: what follows the last
+// "addons/" (hang_test/controllers/main.py), else from the last "/odoo/"
+// (odoo/sql_db.py), else the file's name.
+func shortFile(p string) string {
+	if i := strings.LastIndex(p, "addons/"); i >= 0 {
+		return p[i+len("addons/"):]
+	}
+	if i := strings.LastIndex(p, "/odoo/"); i >= 0 {
+		return p[i+1:]
+	}
+	return path.Base(p)
 }
 
 // Thread is one thread (or greenlet) of one process in the dump.

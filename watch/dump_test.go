@@ -79,8 +79,8 @@ func TestParseRealOdoo18Dump(t *testing.T) {
 		t.Errorf("the query's thread: %+v", q)
 	}
 	in := q.Innermost(2)
-	if len(in) != 2 || in[1].String() != "sql_db.py:354 in execute: res = self._obj.execute(query, params)" ||
-		in[0].String() != `main.py:16 in query: request.env.cr.execute("SELECT pg_sleep(%s)", [float(seconds)])` {
+	if len(in) != 2 || in[1].String() != "odoo/sql_db.py:354 in execute: res = self._obj.execute(query, params)" ||
+		in[0].String() != `hang_test/controllers/main.py:16 in query: request.env.cr.execute("SELECT pg_sleep(%s)", [float(seconds)])` {
 		t.Errorf("the query's innermost frames: %v", in)
 	}
 	s := byURL["http://127.0.0.1:18069/hang_test/sleep"]

@@ -35,6 +35,14 @@ type Reporter interface {
 	Answering(ctx context.Context, u Unit, since time.Time) (resolved bool, err error)
 }
 
+// LineSink takes the unit's log lines as the watcher reads them: the seam
+// where the detector of Odoo's limit events (worker timeouts, memory
+// limits; package degraded) is fed. Lines come oldest first; one logged
+// in the very microsecond a round starts may come in two rounds.
+type LineSink interface {
+	Lines(ctx context.Context, lines []Line)
+}
+
 // Action is what a watcher does to a hung unit.
 type Action string
 
@@ -95,8 +103,15 @@ type Watcher struct {
 	// Sleep waits d or until ctx ends; nil sleeps.
 	Sleep func(ctx context.Context, d time.Duration) error
 
+	// Follow, when set, gets the unit's new log lines every round (see
+	// LineSink); nil: the lines are read only for a hang's dump.
+	Follow     LineSink
+	FollowLogs Logs
+
 	// State is the watcher's memory; set it before Run to resume.
 	State State
+
+	followed time.Time
 }
 
 func (w *Watcher) now() time.Time {
@@ -159,6 +174,7 @@ func (w *Watcher) tick(ctx context.Context, probe func() *Result) {
 			return
 		}
 	}
+	w.follow(ctx, u)
 	prev := w.State
 	next, v := Step(w.State, w.Policy, u, r, w.now())
 	w.State = next
@@ -183,6 +199,24 @@ func (w *Watcher) tick(ctx context.Context, probe func() *Result) {
 			w.State = w.State.Resolved()
 		}
 	}
+}
+
+// follow hands Follow the run's lines logged since the last round.
+func (w *Watcher) follow(ctx context.Context, u Unit) {
+	if w.Follow == nil || w.FollowLogs == nil || u.InvocationID == "" {
+		return
+	}
+	now := w.now()
+	if w.followed.IsZero() {
+		w.followed = now
+	}
+	lines, err := w.FollowLogs.Since(ctx, u.InvocationID, w.followed)
+	if err != nil {
+		w.Log.Warn("watch: cannot read the unit's lines", "unit", w.Unit, "error", err)
+		return
+	}
+	w.followed = now
+	w.Follow.Lines(ctx, lines)
 }
 
 // hang is what a hang makes the watcher do: SIGQUIT every process and
