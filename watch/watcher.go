@@ -249,11 +249,14 @@ func (w *Watcher) hang(ctx context.Context, u Unit) {
 func (w *Watcher) dump(ctx context.Context, h *Hang) {
 	at := w.now()
 	if err := w.Systemd.Kill(ctx, "all", syscall.SIGQUIT); err != nil {
-		h.DumpProblem = "SIGQUIT could not be sent: " + err.Error()
-		h.Done = append(h.Done, h.DumpProblem)
-		return
+		// systemd signals the main process first, then the rest: an error
+		// about the rest (a cgroup it cannot read) leaves the main
+		// process's dump to read.
+		h.Done = append(h.Done, fmt.Sprintf("%s SIGQUIT to every process of %s failed (%v): what dumped is read all the same", clock(at), w.Unit, err))
+		w.Log.Warn("watch: SIGQUIT to every process of the unit failed", "unit", w.Unit, "error", err)
+	} else {
+		h.Done = append(h.Done, fmt.Sprintf("%s SIGQUIT sent to every process of %s: each Odoo process logs its threads' stacks", clock(at), w.Unit))
 	}
-	h.Done = append(h.Done, fmt.Sprintf("%s SIGQUIT sent to every process of %s: each Odoo process logs its threads' stacks", clock(at), w.Unit))
 	// The journal stamps a line when it receives it: a second of margin
 	// for clocks read on either side.
 	since := at.Add(-time.Second)
