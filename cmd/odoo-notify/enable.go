@@ -13,6 +13,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"time"
 
 	sddbus "github.com/coreos/go-systemd/v22/dbus"
 )
@@ -258,17 +259,40 @@ func startWatcher(ctx context.Context, a *app, conn *sddbus.Conn, unit string, w
 		if err != nil || p.Value.Value() == "inactive" {
 			return nil
 		}
-		if _, err := conn.StopUnitContext(ctx, w, "replace", nil); err != nil {
-			return withCode(exitFailure, fmt.Errorf("enable: stop %s: %w", w, err))
+		done := make(chan string, 1)
+		if _, err := conn.StopUnitContext(ctx, w, "replace", done); err != nil {
+			return withCode(exitFailure, fmt.Errorf("stop %s: %w", w, err))
+		}
+		if res := waitJob(ctx, done); res != "done" {
+			return withCode(exitFailure, fmt.Errorf("stop %s: the job ended %s: see journalctl -u %s", w, res, w))
 		}
 		fmt.Fprintf(a.stdout, "stopped %s\n", w)
 		return nil
 	}
-	if _, err := conn.RestartUnitContext(ctx, w, "replace", nil); err != nil {
+	done := make(chan string, 1)
+	if _, err := conn.RestartUnitContext(ctx, w, "replace", done); err != nil {
 		return withCode(exitFailure, fmt.Errorf("enable: start %s: %w", w, err))
+	}
+	// Type=notify: the job is done once the watcher said READY=1, after
+	// its first probe; a health URL that answers 404 fails it.
+	if res := waitJob(ctx, done); res != "done" {
+		return withCode(exitFailure, fmt.Errorf("enable: start %s: the job ended %s: see journalctl -u %s", w, res, w))
 	}
 	fmt.Fprintf(a.stdout, "started %s: it probes %s's health URL (journalctl -u %s)\n", w, unit, w)
 	return nil
+}
+
+// waitJob waits for a systemd job's result ("done", "failed", ...), at
+// most 30 s.
+func waitJob(ctx context.Context, done <-chan string) string {
+	select {
+	case res := <-done:
+		return res
+	case <-time.After(30 * time.Second):
+		return "still running after 30 s"
+	case <-ctx.Done():
+		return ctx.Err().Error()
+	}
 }
 
 // handlerUnit is the handler that OnFailure=odoo-notify@%n.service starts.
