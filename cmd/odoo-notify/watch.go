@@ -74,7 +74,7 @@ func runWatch(ctx context.Context, a *app, args []string) error {
 	}
 	var logs watch.Logs = journalLogs{}
 	if logFile != "" {
-		a.log.Info("watch: Odoo logs to its own file: the stack dump is read there", "unit", unit, "logfile", logFile)
+		a.log.Warn("watch: Odoo logs to its own file, not the journal: a hang's stack dump is read there (the journal will not have it)", "unit", unit, "logfile", logFile)
 		logs = watch.FileLogs{Path: logFile}
 	}
 
