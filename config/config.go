@@ -79,8 +79,11 @@ type Config struct {
 	Discord    []Discord    `toml:"discord"`
 	Mattermost []Mattermost `toml:"mattermost"`
 	GoogleChat []GoogleChat `toml:"googlechat"`
-	Outbox     Outbox       `toml:"outbox"`
-	Limits     Limits       `toml:"limits"`
+	// Alertmanager sends incidents as alerts to a Prometheus Alertmanager
+	// (every peer of an HA cluster).
+	Alertmanager []Alertmanager `toml:"alertmanager"`
+	Outbox       Outbox         `toml:"outbox"`
+	Limits       Limits         `toml:"limits"`
 	// Incidents says when an incident is over.
 	Incidents Incidents `toml:"incidents"`
 	// Watch is odoo-notify watch: how a running unit is probed, and what a
@@ -245,6 +248,33 @@ type GoogleChat struct {
 	Timeout        Duration `toml:"timeout"`
 	Rate           float64  `toml:"rate"`
 	Burst          int      `toml:"burst"`
+}
+
+// Alertmanager is one [[alertmanager]] channel: an incident is an alert
+// posted to every peer of an Alertmanager cluster (POST /api/v2/alerts).
+type Alertmanager struct {
+	Name string `toml:"name"`
+	// URLs are the peers, each "http(s)://host:9093" (with the route prefix,
+	// if Alertmanager runs with --web.route-prefix): every alert goes to
+	// every peer, as Alertmanager's HA clustering wants.
+	URLs []string `toml:"urls"`
+	// Username and Password are basic auth for a proxy in front;
+	// BearerToken is the other way. At most one of the two.
+	Username        string `toml:"username"`
+	Password        Secret `toml:"password"`
+	PasswordFile    string `toml:"password_file"`
+	BearerToken     Secret `toml:"bearer_token"`
+	BearerTokenFile string `toml:"bearer_token_file"`
+	// CAFile is a PEM file of the CAs that sign the peers' certificates;
+	// CertFile and KeyFile a client certificate (mutual TLS); ServerName
+	// the name to verify when the URLs use an address.
+	CAFile     string   `toml:"ca_file"`
+	CertFile   string   `toml:"cert_file"`
+	KeyFile    string   `toml:"key_file"`
+	ServerName string   `toml:"server_name"`
+	Timeout    Duration `toml:"timeout"`
+	Rate       float64  `toml:"rate"`
+	Burst      int      `toml:"burst"`
 }
 
 // Outbox holds what could not be delivered yet.

@@ -164,7 +164,7 @@ func TestExampleDocumentsEveryKey(t *testing.T) {
 	keys := []string{"hostname", "journal_lines", "timeout", "host", "port", "security", "username",
 		"password", "password_file", "ca_file", "from", "to", "webhook_url", "webhook_url_file", "url", "url_file",
 		"headers", "secret", "secret_file", "rate", "burst", "max_age", "dedup_window", "max_reports",
-		"per", "log_file", "redact", "name"}
+		"per", "log_file", "redact", "name", "urls", "bearer_token_file", "cert_file", "key_file", "server_name"}
 	for _, k := range keys {
 		if !strings.Contains(text, "# "+k+" =") && !strings.Contains(text, "\n"+k+" =") && !strings.Contains(text, "."+k+"]") {
 			t.Errorf("config.example.toml does not document %q", k)

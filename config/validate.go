@@ -328,6 +328,42 @@ func (c *Config) Validate(credDir string) error {
 		channel(key, &g.Timeout, &g.Rate, &g.Burst, DefaultChatRate, DefaultChatBurst)
 		urlSecret(key+".webhook_url", &g.WebhookURL, g.WebhookURLFile)
 	}
+	for i := range c.Alertmanager {
+		a := &c.Alertmanager[i]
+		key := fmt.Sprintf("alertmanager[%d]", i)
+		name(key, &a.Name, "alertmanager", i)
+		channel(key, &a.Timeout, &a.Rate, &a.Burst, 0, 0)
+		if len(a.URLs) == 0 {
+			bad(key+".urls", "required: every peer of the Alertmanager cluster, like [\"http://am1:9093\", \"http://am2:9093\"]")
+		}
+		seen := map[string]bool{}
+		for j, u := range a.URLs {
+			k := fmt.Sprintf("%s.urls[%d]", key, j)
+			if err := checkURL(u); err != nil {
+				bad(k, "%v", err)
+			} else if pu, _ := url.Parse(u); pu.User != nil || pu.RawQuery != "" {
+				bad(k, "put no user, password or query in the URL: use username and password, or bearer_token")
+			}
+			if seen[u] {
+				bad(k, "%q is listed twice", u)
+			}
+			seen[u] = true
+		}
+		secret(key+".password", &a.Password, a.PasswordFile, false)
+		secret(key+".bearer_token", &a.BearerToken, a.BearerTokenFile, false)
+		switch {
+		case a.Password != "" && a.Username == "":
+			bad(key+".username", "required when a password is set")
+		case a.Username != "" && a.Password == "" && a.PasswordFile == "":
+			bad(key+".password", "required when a username is set (or password_file)")
+		}
+		if a.Username != "" && (a.BearerToken != "" || a.BearerTokenFile != "") {
+			bad(key+".bearer_token", "set either username and password or bearer_token, not both")
+		}
+		if (a.CertFile == "") != (a.KeyFile == "") {
+			bad(key+".key_file", "cert_file and key_file go together: set both for a client certificate, or neither")
+		}
+	}
 	if len(c.Units) > 0 {
 		for u := range c.Units {
 			if !strings.Contains(u, ".") {
@@ -341,7 +377,7 @@ func (c *Config) Validate(credDir string) error {
 // Channels counts the configured channels.
 func (c *Config) Channels() int {
 	return len(c.Email) + len(c.Slack) + len(c.Webhook) + len(c.Telegram) + len(c.Teams) +
-		len(c.Ntfy) + len(c.Discord) + len(c.Mattermost) + len(c.GoogleChat)
+		len(c.Ntfy) + len(c.Discord) + len(c.Mattermost) + len(c.GoogleChat) + len(c.Alertmanager)
 }
 
 // checkURL wants an absolute http(s) URL; its error never holds the URL.
@@ -428,6 +464,11 @@ func (c *Config) HasInlineSecrets() bool {
 	}
 	for _, g := range c.GoogleChat {
 		if inline(g.WebhookURL, g.WebhookURLFile) {
+			return true
+		}
+	}
+	for _, a := range c.Alertmanager {
+		if inline(a.Password, a.PasswordFile) || inline(a.BearerToken, a.BearerTokenFile) {
 			return true
 		}
 	}

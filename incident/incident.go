@@ -67,6 +67,12 @@ type Incident struct {
 	OpeningSubject string `json:"opening_subject,omitempty"`
 	// Delivered are the channels that got the opening report.
 	Delivered []string `json:"delivered,omitempty"`
+	// Cause is the opening report's cause, which stays the incident's
+	// for a receiver that names an alert by it (Alertmanager's labels).
+	Cause string `json:"cause,omitempty"`
+	// LastSummary is the summary of the latest report of the incident,
+	// for a channel that is told it again (Refresh).
+	LastSummary string `json:"last_summary,omitempty"`
 
 	LastReminder time.Time `json:"last_reminder,omitzero"`
 	Resolved     time.Time `json:"resolved,omitzero"`
@@ -178,9 +184,10 @@ func newID(f Failure) string {
 	return hex.EncodeToString(h[:6])
 }
 
-// Announce records that in's opening report is in the outbox.
-func (in *Incident) Announce(entry, run, subject string) {
-	in.Announced, in.OpeningEntry, in.OpeningRun, in.OpeningSubject = true, entry, run, subject
+// Announce records that in's opening report is in the outbox, and the
+// cause it names.
+func (in *Incident) Announce(entry, run, subject, cause string) {
+	in.Announced, in.OpeningEntry, in.OpeningRun, in.OpeningSubject, in.Cause = true, entry, run, subject, cause
 }
 
 // MarkDelivered records that channel got the opening report.
@@ -329,6 +336,7 @@ func (in *Incident) Snapshot(state string) *report.Incident {
 		Resolved:     in.Resolved,
 		RunningSince: in.RunningSince,
 		Subject:      in.OpeningSubject,
+		Cause:        in.Cause,
 	}
 }
 

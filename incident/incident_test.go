@@ -148,7 +148,7 @@ func TestSilence(t *testing.T) {
 
 func TestStateRoundTripsAndRefusesOtherVersions(t *testing.T) {
 	s := New()
-	s.Record(Failure{Unit: "odoo.service", InvocationID: "1", Cause: "oom-kill", At: at(0)}).Announce("e1", "run:1", "erp1: odoo.service failed")
+	s.Record(Failure{Unit: "odoo.service", InvocationID: "1", Cause: "oom-kill", At: at(0)}).Announce("e1", "run:1", "erp1: odoo.service failed", "oom-kill")
 	b, err := s.Encode()
 	if err != nil {
 		t.Fatal(err)

@@ -102,6 +102,9 @@ var systemDirs = []string{"/var/log/journal", "/run/log/journal"}
 type Journal struct {
 	mu sync.Mutex
 	sd *sdjournal.Journal
+	// files are the journal files sd reads, for Narrow; nil for the live
+	// system journal.
+	files []string
 }
 
 // OpenSystem opens this machine's journal, as journalctl does without
@@ -117,11 +120,11 @@ func OpenSystem() (*Journal, error) {
 	}
 	found := 0
 	for _, dir := range systemDirs {
-		n, err := checkDir(dir, only)
+		files, err := checkDir(dir, only)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", op, err)
 		}
-		found += n
+		found += len(files)
 	}
 	if found == 0 {
 		return nil, fmt.Errorf("%s: no journal files in %s or %s: is systemd-journald running? (use --journal-dir or --journal-file to read saved journals)",
@@ -131,7 +134,10 @@ func OpenSystem() (*Journal, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", op, noAccess("", err))
 	}
-	return newJournal(op, sd)
+	// journald rotates the live files under a reader's feet (system.journal
+	// becomes system@....journal): reopening some of them by name could
+	// lose the newest entries, so Narrow leaves this journal whole.
+	return newJournal(op, sd, nil)
 }
 
 // OpenFiles opens the given journal files (--journal-file).
@@ -149,18 +155,18 @@ func OpenFiles(paths []string) (*Journal, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", op, noAccess("", err))
 	}
-	return newJournal(op, sd)
+	return newJournal(op, sd, slices.Clone(paths))
 }
 
 // OpenDir opens the journal files in dir and in its machine-id
 // subdirectories (--journal-dir), as journalctl --directory does.
 func OpenDir(dir string) (*Journal, error) {
 	const op = "journal: open directory"
-	n, err := checkDir(dir, "")
+	files, err := checkDir(dir, "")
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", op, err)
 	}
-	if n == 0 {
+	if len(files) == 0 {
 		if _, err := os.Stat(dir); err != nil {
 			return nil, fmt.Errorf("%s: %w", op, err)
 		}
@@ -170,17 +176,20 @@ func OpenDir(dir string) (*Journal, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", op, noAccess("", err))
 	}
-	return newJournal(op, sd)
+	return newJournal(op, sd, files)
 }
 
-func newJournal(op string, sd *sdjournal.Journal) (*Journal, error) {
-	// A hint to sd-journal to read (and decompress) no more of a field than
-	// a report keeps; one byte more tells a cut message from one that fits.
-	if err := sd.SetDataThreshold(uint64(len(fieldMessage) + 1 + MaxMessage + 1)); err != nil {
+// dataThreshold is a hint to sd-journal to read (and decompress) no more of
+// a field than a report keeps; one byte more tells a cut message from one
+// that fits.
+const dataThreshold = uint64(len(fieldMessage) + 1 + MaxMessage + 1)
+
+func newJournal(op string, sd *sdjournal.Journal, files []string) (*Journal, error) {
+	if err := sd.SetDataThreshold(dataThreshold); err != nil {
 		sd.Close()
 		return nil, fmt.Errorf("%s: %w", op, err)
 	}
-	return &Journal{sd: sd}, nil
+	return &Journal{sd: sd, files: files}, nil
 }
 
 // Close releases the journal files.
@@ -229,7 +238,7 @@ func (j *Journal) RunExcerpt(unit, id string, n, maxBytes int) (entries []Entry,
 		}
 		groups = [][]string{{fieldSystemdUnit + "=" + unit}, {fieldUnit + "=" + unit}}
 	}
-	entries, cut, err = j.walk(groups, time.Time{}, time.Time{}, n, maxBytes)
+	entries, cut, err = j.walk(walkSpec{groups: groups, max: n, maxBytes: maxBytes})
 	if err != nil {
 		return nil, false, fmt.Errorf("%s: %w", op, err)
 	}
@@ -238,45 +247,72 @@ func (j *Journal) RunExcerpt(unit, id string, n, maxBytes int) (entries []Entry,
 
 // Events returns systemd's own messages about unit (UNIT=unit, written by
 // PID 1 or with SYSLOG_IDENTIFIER=systemd), oldest first: the newest max
-// of those not older than since. StateFromEvents and Crashes read them.
+// of those not older than since. Walk reads them.
+//
+// The journal is matched on UNIT= alone and the writer is checked here: a
+// conjunction with _PID=1 makes sd-journal bisect PID 1's entry array,
+// which holds every message systemd wrote about any unit, in every journal
+// file. Entries that set UNIT= without being systemd's are skipped, up to
+// maxForeign of them per message kept, so that a program logging UNIT=
+// cannot make the read walk the whole journal.
 func (j *Journal) Events(unit string, since time.Time, max int) ([]Entry, error) {
 	if unit == "" {
 		return nil, fmt.Errorf("journal: read systemd events: no unit given")
 	}
-	groups := [][]string{
-		{fieldUnit + "=" + unit, fieldPID + "=1"},
-		{fieldUnit + "=" + unit, fieldSyslogIdentifier + "=systemd"},
-	}
-	entries, err := j.tail(groups, since, time.Time{}, max)
+	entries, _, err := j.walk(walkSpec{
+		groups: [][]string{{fieldUnit + "=" + unit}},
+		since:  since, max: max, maxBytes: MaxExcerptBytes,
+		keep: fromSystemd, maxSkip: maxForeign * max,
+	})
 	if err != nil {
 		return nil, fmt.Errorf("journal: read systemd events of %s: %w", unit, err)
 	}
 	return entries, nil
 }
 
+// maxForeign bounds the entries with UNIT= that are not systemd's that
+// Events skips, per message it returns.
+const maxForeign = 10
+
+// fromSystemd says whether e was written by systemd itself: PID 1, or a
+// systemd that says so (the user manager, older systemd through syslog).
+func fromSystemd(e Entry) bool {
+	return e.Fields[fieldPID] == "1" || e.Fields[fieldSyslogIdentifier] == "systemd"
+}
+
 // Kernel returns kernel messages (_TRANSPORT=kernel, where the OOM killer
 // writes) from since to until inclusive, oldest first: the newest max of
 // them. A zero until means up to the newest entry.
 func (j *Journal) Kernel(since, until time.Time, max int) ([]Entry, error) {
-	entries, err := j.tail([][]string{{fieldTransport + "=kernel"}}, since, until, max)
+	entries, _, err := j.walk(walkSpec{groups: [][]string{{fieldTransport + "=kernel"}}, since: since, until: until, max: max, maxBytes: MaxExcerptBytes})
 	if err != nil {
 		return nil, fmt.Errorf("journal: read kernel messages: %w", err)
 	}
 	return entries, nil
 }
 
-// tail returns, oldest first, the newest max entries that match any of
-// groups (each group a conjunction of FIELD=value matches) and lie between
-// since and until (zero: unbounded). It walks backwards from the tail, or
-// from until, so it reads only what it returns plus one entry.
-func (j *Journal) tail(groups [][]string, since, until time.Time, max int) ([]Entry, error) {
-	entries, _, err := j.walk(groups, since, until, max, MaxExcerptBytes)
-	return entries, err
+// walkSpec says what walk reads.
+type walkSpec struct {
+	// groups: entries that match any of them, each a conjunction of
+	// FIELD=value matches.
+	groups [][]string
+	// since, until: the entries' time range, inclusive; zero: unbounded.
+	since, until time.Time
+	// max entries, and at most maxBytes of their messages (the newest
+	// entry is always kept).
+	max, maxBytes int
+	// keep, when set, drops the entries it refuses; at most maxSkip of
+	// them are read before walk stops.
+	keep    func(Entry) bool
+	maxSkip int
 }
 
-// walk is tail that also stops when the messages it holds reach maxBytes,
-// and says so.
-func (j *Journal) walk(groups [][]string, since, until time.Time, max, maxBytes int) (out []Entry, cut bool, err error) {
+// walk returns, oldest first, the newest entries that w describes, and
+// whether older ones were left out for the byte budget. It walks backwards
+// from the tail, or from until, so it reads only what it returns plus one
+// entry.
+func (j *Journal) walk(w walkSpec) (out []Entry, cut bool, err error) {
+	groups, since, until, max, maxBytes := w.groups, w.since, w.until, w.max, w.maxBytes
 	if max <= 0 {
 		return nil, false, nil
 	}
@@ -310,7 +346,7 @@ func (j *Journal) walk(groups [][]string, since, until time.Time, max, maxBytes 
 			return nil, false, err
 		}
 	}
-	size := 0
+	size, skipped := 0, 0
 	for len(out) < max {
 		moved, err := sd.Previous()
 		if err != nil {
@@ -329,6 +365,12 @@ func (j *Journal) walk(groups [][]string, since, until time.Time, max, maxBytes 
 		if !since.IsZero() && e.Time.Before(since) {
 			break
 		}
+		if w.keep != nil && !w.keep(e) {
+			if skipped++; skipped > w.maxSkip {
+				break
+			}
+			continue
+		}
 		if size += len(e.Message); size > maxBytes && len(out) > 0 {
 			cut = true
 			break
@@ -346,42 +388,30 @@ func usec(t time.Time) uint64 {
 	return uint64(t.UnixMicro())
 }
 
-// read returns the entry at sd's read position.
+// read returns the entry at sd's read position. It takes the entry's
+// fields in one pass (sd_journal_enumerate_data): asking for each field by
+// name (sd_journal_get_data) walks the entry's fields once per name.
 func read(sd *sdjournal.Journal) (Entry, error) {
-	us, err := sd.GetRealtimeUsec()
+	je, err := sd.GetEntry()
 	if err != nil {
 		return Entry{}, err
 	}
 	e := Entry{
-		Time:     time.UnixMicro(int64(us)),
+		Time:     time.UnixMicro(int64(je.RealtimeTimestamp)),
 		Priority: defaultPriority,
 		Fields:   make(map[string]string, 4),
 	}
-	msg, ok, err := value(sd, fieldMessage)
-	if err != nil {
-		return Entry{}, err
-	}
-	if ok {
+	if msg, ok := je.Fields[fieldMessage]; ok {
 		e.Message = cut(msg)
 	}
-	if p, ok, err := value(sd, fieldPriority); err != nil {
-		return Entry{}, err
-	} else if ok {
-		if n, err := strconv.Atoi(string(p)); err == nil && n >= 0 && n <= 7 {
+	if p, ok := je.Fields[fieldPriority]; ok {
+		if n, err := strconv.Atoi(p); err == nil && n >= 0 && n <= 7 {
 			e.Priority = n
 		}
 	}
-	if t, ok, err := value(sd, fieldTransport); err != nil {
-		return Entry{}, err
-	} else if ok {
-		e.Transport = string(t)
-	}
+	e.Transport = je.Fields[fieldTransport]
 	for _, f := range extraFields {
-		v, ok, err := value(sd, f)
-		if err != nil {
-			return Entry{}, err
-		}
-		if ok {
+		if v, ok := je.Fields[f]; ok {
 			// These fields are short by nature; cut them too so that a
 			// program that abuses one cannot blow up a report.
 			e.Fields[f] = cut(v)
@@ -390,30 +420,12 @@ func read(sd *sdjournal.Journal) (Entry, error) {
 	return e, nil
 }
 
-// value returns the value of field in the current entry; ok is false when
-// the entry has no such field. Values are raw bytes: journald stores fields
-// that are not UTF-8 (or hold control characters) as binary.
-func value(sd *sdjournal.Journal, field string) ([]byte, bool, error) {
-	d, err := sd.GetDataBytes(field)
-	if errors.Is(err, syscall.ENOENT) {
-		return nil, false, nil
-	}
-	if err != nil {
-		return nil, false, fmt.Errorf("read field %s: %w", field, err)
-	}
-	// sd-journal returns "FIELD=value".
-	if len(d) <= len(field) {
-		return nil, true, nil
-	}
-	return d[len(field)+1:], true, nil
-}
-
-// cut returns b as a string of at most MaxMessage bytes plus CutMark. It
+// cut returns s cut to at most MaxMessage bytes plus CutMark. It
 // cuts before a UTF-8 sequence that the cut would split, so that a text
 // message stays valid text.
-func cut(b []byte) string {
+func cut(b string) string {
 	if len(b) <= MaxMessage {
-		return string(b)
+		return b
 	}
 	n := MaxMessage
 	for i := 0; i < utf8.UTFMax && n > 0 && !utf8.RuneStart(b[n]); i++ {
@@ -430,49 +442,50 @@ func cut(b []byte) string {
 // under a journal directory.
 var machineID = regexp.MustCompile(`^[0-9a-f]{32}$`)
 
-// checkDir returns how many journal files are under dir (dir itself and its
+// checkDir returns the journal files under dir (dir itself and its
 // machine-id subdirectories, as sd_journal_open_directory reads them, or
 // only the subdirectory named only when it is not empty), and an
 // ErrNoAccess error when one of them, or a directory, cannot be read. A
 // missing dir holds no files.
-func checkDir(dir, only string) (int, error) {
+func checkDir(dir, only string) ([]string, error) {
 	found, err := checkOneDir(dir)
-	if err != nil || found < 0 {
-		return 0, err
+	if err != nil || found == nil {
+		return nil, err
 	}
 	entries, _ := os.ReadDir(dir)
 	for _, e := range entries {
 		if !e.IsDir() || !machineID.MatchString(e.Name()) || (only != "" && e.Name() != only) {
 			continue
 		}
-		n, err := checkOneDir(filepath.Join(dir, e.Name()))
+		files, err := checkOneDir(filepath.Join(dir, e.Name()))
 		if err != nil {
-			return 0, err
+			return nil, err
 		}
-		found += max(n, 0)
+		found = append(found, files...)
 	}
 	return found, nil
 }
 
-// checkOneDir checks the journal files directly in dir; -1 when dir does
-// not exist.
-func checkOneDir(dir string) (int, error) {
+// checkOneDir checks the journal files directly in dir and returns them;
+// nil when dir does not exist, empty when it holds none.
+func checkOneDir(dir string) ([]string, error) {
 	entries, err := os.ReadDir(dir)
 	if errors.Is(err, fs.ErrNotExist) {
-		return -1, nil
+		return nil, nil
 	}
 	if err != nil {
-		return 0, noAccess(dir, err)
+		return nil, noAccess(dir, err)
 	}
-	found := 0
+	found := []string{}
 	for _, e := range entries {
 		if e.IsDir() || !isJournalFile(e.Name()) {
 			continue
 		}
-		if err := checkFile(filepath.Join(dir, e.Name())); err != nil {
-			return 0, err
+		p := filepath.Join(dir, e.Name())
+		if err := checkFile(p); err != nil {
+			return nil, err
 		}
-		found++
+		found = append(found, p)
 	}
 	return found, nil
 }
@@ -526,7 +539,7 @@ func (j *Journal) RunSince(id string, since time.Time, max int) ([]Entry, error)
 	if id == "" {
 		return nil, errors.New("journal: read a run's lines: no invocation id given")
 	}
-	entries, _, err := j.walk([][]string{{fieldSystemdInvocationID + "=" + id}}, since, time.Time{}, max, MaxDumpBytes)
+	entries, _, err := j.walk(walkSpec{groups: [][]string{{fieldSystemdInvocationID + "=" + id}}, since: since, max: max, maxBytes: MaxDumpBytes})
 	if err != nil {
 		return nil, fmt.Errorf("journal: read lines of run %s since %s: %w", id, since.UTC().Format(time.RFC3339), err)
 	}

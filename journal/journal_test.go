@@ -298,7 +298,7 @@ func TestCut(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if got := cut(tt.in); got != tt.want {
+			if got := cut(string(tt.in)); got != tt.want {
 				t.Errorf("cut: got %d bytes ending %q, want %d bytes ending %q", len(got), tail(got), len(tt.want), tail(tt.want))
 			}
 		})
@@ -559,5 +559,114 @@ func TestOpenSystemWithoutJournald(t *testing.T) {
 	if !strings.HasPrefix(err.Error(), "journal: open system journal: no journal files") ||
 		!strings.Contains(err.Error(), "--journal-dir") {
 		t.Errorf("error %q: want it to say there are no journal files and how to read saved ones", err)
+	}
+}
+
+// Narrow keeps the journal files whose entries may lie in the time asked
+// for, from their headers, and reads stop seeing the others.
+func TestNarrow(t *testing.T) {
+	dir := t.TempDir()
+	s, _ := crashScene()
+	half := len(s.recs) / 2
+	first, second := s.recs[:half], s.recs[half:]
+	for i, part := range [][]rec{first, second} {
+		if err := os.Rename(makeJournal(t, part), filepath.Join(dir, fmt.Sprintf("system@%d.journal", i))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// A file that is not a journal is not kept: sd-journal skipped it.
+	if err := os.WriteFile(filepath.Join(dir, "broken.journal"), []byte("not a journal"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	lastOfFirst, firstOfSecond := first[len(first)-1].at, second[0].at
+	tests := []struct {
+		name         string
+		since, until time.Time
+		kept         int
+		oldest       time.Time // of the odoo.service lines still read
+	}{
+		{name: "all of it", since: t0, kept: 2, oldest: s.recs[0].at},
+		{name: "the second file's time", since: firstOfSecond, kept: 1, oldest: firstOfSecond},
+		{name: "to the end of the first file", since: t0, until: lastOfFirst, kept: 1, oldest: s.recs[0].at},
+		{name: "nothing there: every file stays", since: s.now.Add(time.Hour), kept: 3, oldest: s.recs[0].at},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			j, err := OpenDir(dir)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer j.Close()
+			kept, of, err := j.Narrow(tt.since, tt.until)
+			if err != nil || kept != tt.kept || of != 3 {
+				t.Fatalf("Narrow: kept %d of %d (%v), want %d of 3", kept, of, err, tt.kept)
+			}
+			got, err := j.RunLines("odoo.service", "", 1000)
+			if err != nil || len(got) == 0 {
+				t.Fatalf("RunLines: %d lines, %v", len(got), err)
+			}
+			if !got[0].Time.Equal(firstMatch(s.recs, tt.oldest)) {
+				t.Errorf("oldest line read %s, want %s", got[0].Time, firstMatch(s.recs, tt.oldest))
+			}
+			if newest := got[len(got)-1].Time; tt.until.IsZero() && newest.Before(firstOfSecond) || !tt.until.IsZero() && newest.After(tt.until) {
+				t.Errorf("newest line read %s: the files read are not those of the time asked for", newest)
+			}
+		})
+	}
+}
+
+// firstMatch is the time of the first odoo.service entry at or after t.
+func firstMatch(recs []rec, t time.Time) time.Time {
+	for _, r := range recs {
+		if r.at.Before(t) {
+			continue
+		}
+		for _, f := range r.fields {
+			if (f.k == "_SYSTEMD_UNIT" || f.k == "UNIT") && f.v == "odoo.service" {
+				return r.at
+			}
+		}
+	}
+	return time.Time{}
+}
+
+// mayHold reads a journal file's header: the times of its first and last
+// entries, its state and its entry count.
+func TestMayHold(t *testing.T) {
+	s, _ := crashScene()
+	orig, err := os.ReadFile(makeJournal(t, s.recs))
+	if err != nil {
+		t.Fatal(err)
+	}
+	first, last := s.recs[0].at, s.recs[len(s.recs)-1].at
+	patched := func(off int, b ...byte) []byte {
+		c := slices.Clone(orig)
+		copy(c[off:], b)
+		return c
+	}
+	tests := []struct {
+		name         string
+		file         []byte
+		since, until time.Time
+		want         bool
+	}{
+		{name: "inside", file: orig, since: first, until: last, want: true},
+		{name: "overlaps its end", file: orig, since: last, want: true},
+		{name: "after it", file: orig, since: last.Add(time.Second), want: false},
+		{name: "before it", file: orig, since: first.Add(-time.Hour), until: first.Add(-time.Second), want: false},
+		{name: "being written: kept whatever its times", file: patched(offState, stateOnline), since: last.Add(time.Hour), want: true},
+		{name: "no entries", file: patched(offNEntries, 0, 0, 0, 0, 0, 0, 0, 0), since: first, want: false},
+		{name: "not a journal", file: []byte("LPKSHHRH but short"), since: first, want: false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p := filepath.Join(t.TempDir(), "f.journal")
+			if err := os.WriteFile(p, tt.file, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			if got := mayHold(p, tt.since, tt.until); got != tt.want {
+				t.Errorf("mayHold from %s to %s: %v, want %v", tt.since, tt.until, got, tt.want)
+			}
+		})
 	}
 }

@@ -69,6 +69,10 @@ func runKey(r *report.Report) string {
 	switch {
 	case r.Test:
 		return "test:" + strconv.FormatInt(r.Created.UnixNano(), 10)
+	case r.Refresh && r.Incident != nil:
+		// One per incident and state: a refresh that waits is not
+		// joined by another.
+		return "refresh:" + r.Incident.State + ":" + r.Incident.ID
 	case r.Event == report.EventResolved && r.Incident != nil:
 		return "resolved:" + r.Incident.ID
 	case r.Event == report.EventReminder && r.Incident != nil:

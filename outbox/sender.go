@@ -57,6 +57,9 @@ type Outcome struct {
 	// Reminders and Opened its recovery notices, reminders and incidents
 	// opened at the end of a silence.
 	Digests, Resolved, Reminders, Opened int
+	// Refreshes counts the refreshes Flush put in the outbox for channels
+	// that are Refreshers; Refreshed, those delivered.
+	Refreshes, Refreshed int
 	// Waiting counts reports this run left in the outbox with a channel
 	// still to deliver.
 	Waiting int
@@ -152,11 +155,12 @@ func failedAt(rep *report.Report) time.Time {
 // when in was not announced yet (to every channel), a follow-up of kind
 // event otherwise (to the channels that got the opening, after it).
 func (s *Sender) putIncident(tx *tx, in *incident.Incident, rep *report.Report, event string) (*Entry, error) {
+	in.LastSummary = report.Truncate(report.OneLine(rep.Summary), maxSummary)
 	if !in.Announced {
 		rep.Event = report.EventFiring
 		rep.Incident = in.Snapshot("open")
 		e := newEntry(rep, s.Channels, tx.now)
-		in.Announce(e.ID, runKey(rep), rep.Subject())
+		in.Announce(e.ID, runKey(rep), rep.Subject(), openingCause(rep))
 		return s.put(e)
 	}
 	rep.Event = event
@@ -171,6 +175,20 @@ func (s *Sender) putIncident(tx *tx, in *incident.Incident, rep *report.Report, 
 		d.ThreadID = hashID(rep.Unit, in.OpeningRun, d.Channel)
 	}
 	return s.put(e)
+}
+
+// maxSummary bounds the summary an incident keeps for its refreshes.
+const maxSummary = 1000
+
+// openingCause is the cause an incident's opening report names: the
+// analysed cause, else systemd's result.
+func openingCause(rep *report.Report) string {
+	for _, c := range []string{rep.Cause, rep.Result} {
+		if c != "" {
+			return c
+		}
+	}
+	return "unknown"
 }
 
 // put saves e unless the outbox has it already (the same failed run, with
@@ -245,6 +263,7 @@ func (s *Sender) Flush(ctx context.Context, units func(ctx context.Context, unit
 	s.run(ctx, &out, func(tx *tx) (*Entry, error) {
 		s.endSilences(tx, now, &out)
 		s.resolve(tx, now, &out)
+		s.refresh(tx, &out)
 		for _, d := range tx.gate.Digests(s.Limits, tx.now) {
 			rep := s.digestReport(d, tx.now)
 			var err error
@@ -682,6 +701,9 @@ func (s *Sender) record(ctx context.Context, items []*item, claims map[string]*c
 		r := it.res
 		attrs := []any{"unit", it.e.Report.Unit, "channel", it.ch.String(), "report_id", it.d.ReportID, "created", it.e.Created.UTC().Format(time.RFC3339), "attempt", r.Attempts, "duration", r.Duration.Round(time.Millisecond)}
 		switch {
+		case r.OK() && it.e.Report.Refresh:
+			// Every flush sends one per open incident: not worth a line.
+			out.Refreshed++
 		case r.OK():
 			out.Redelivered++
 			log.Info("outbox: delivered a report that waited", attrs...)

@@ -137,6 +137,10 @@ type Incident struct {
 	// ThreadID is, on one channel, the id of the report that opened the
 	// incident (the opening mail's Message-ID); empty on the opening itself.
 	ThreadID string `json:"thread_id,omitempty"`
+	// Cause is the opening report's cause: it stays the incident's while
+	// later failures have others (Alertmanager names the alert by it).
+	// Empty on the opening itself, whose Cause it is.
+	Cause string `json:"cause,omitempty"`
 }
 
 // Report is one crash report. The zero value of every optional field means
@@ -153,8 +157,14 @@ type Report struct {
 	Event string `json:"event,omitempty"`
 	// Incident is the incident the report belongs to, when there is one.
 	Incident *Incident `json:"incident,omitempty"`
-	Host     string    `json:"host"`
-	Unit     string    `json:"unit"`
+	// Refresh marks a report that tells a channel again what it was told
+	// last of an open or just resolved incident (Event firing or
+	// resolved), for a receiver that forgets what is not repeated:
+	// Alertmanager resolves an alert that is not sent again before its
+	// endsAt. Only such channels get it.
+	Refresh bool   `json:"refresh,omitempty"`
+	Host    string `json:"host"`
+	Unit    string `json:"unit"`
 
 	InvocationID string `json:"invocation_id"`
 	// Episode tells apart spells of trouble within one run that did not

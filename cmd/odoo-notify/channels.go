@@ -9,6 +9,7 @@ import (
 
 	"github.com/odoo-notify/odoo-notify/config"
 	"github.com/odoo-notify/odoo-notify/notifiers"
+	"github.com/odoo-notify/odoo-notify/notifiers/alertmanager"
 	"github.com/odoo-notify/odoo-notify/notifiers/discord"
 	"github.com/odoo-notify/odoo-notify/notifiers/email"
 	"github.com/odoo-notify/odoo-notify/notifiers/googlechat"
@@ -70,6 +71,15 @@ func buildChannels(cfg *config.Config, client *http.Client, log *slog.Logger, on
 	}
 	for _, c := range cfg.GoogleChat {
 		add("googlechat", c.Name, googlechat.New(c, client), c.Timeout, c.Rate, c.Burst)
+	}
+	for _, c := range cfg.Alertmanager {
+		n, err := alertmanager.New(c, client)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("alertmanager %s: %w", c.Name, err))
+			continue
+		}
+		n.Log = log.With("channel", "alertmanager "+c.Name)
+		add("alertmanager", c.Name, n, c.Timeout, c.Rate, c.Burst)
 	}
 	var broken error
 	if err := errors.Join(errs...); err != nil {

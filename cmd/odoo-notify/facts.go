@@ -101,8 +101,26 @@ func (a *app) buildReport(ctx context.Context, unit string, jf journalFlags) (*r
 	}
 
 	if j != nil {
+		for _, c := range journal.Crashes(events) {
+			rep.Crashes = append(rep.Crashes, report.Crash{Time: c.Time, InvocationID: c.InvocationID, Result: c.Result, ExitCode: c.ExitCode, ExitStatus: c.ExitStatus})
+		}
+		if len(rep.Crashes) < 2 {
+			rep.Crashes = nil // one crash is this one: no history to tell
+		}
+		// The run's last lines first, from the files of its end: a long
+		// run fills the excerpt there. Files back to its start are opened
+		// only when it did not.
+		wide := a.narrow(j, rep, jf, false)
 		n := max(a.cfg.General.JournalLines, analysisLines)
 		lines, cut, err := j.RunExcerpt(unit, rep.InvocationID, n, journal.MaxExcerptBytes)
+		if err == nil && wide && !cut && len(lines) < n {
+			if nj, oerr := jf.open(); oerr == nil {
+				j.Close()
+				j = nj
+				a.narrow(j, rep, jf, true)
+				lines, cut, err = j.RunExcerpt(unit, rep.InvocationID, n, journal.MaxExcerptBytes)
+			}
+		}
 		// A service killed right after it wrote has its last output still in
 		// journald's stream buffer when systemd's own lines are already in:
 		// wait briefly for the first line the service wrote itself.
@@ -114,6 +132,7 @@ func (a *app) buildReport(ctx context.Context, unit string, jf journalFlags) (*r
 			}
 			j.Close()
 			j = nj
+			a.narrow(j, rep, jf, true)
 			lines, cut, err = j.RunExcerpt(unit, rep.InvocationID, n, journal.MaxExcerptBytes)
 		}
 		switch {
@@ -129,16 +148,60 @@ func (a *app) buildReport(ctx context.Context, unit string, jf journalFlags) (*r
 		}
 		rep.Lines = toLines(lines)
 		rep.LogSource = "journal"
-		for _, c := range journal.Crashes(events) {
-			rep.Crashes = append(rep.Crashes, report.Crash{Time: c.Time, InvocationID: c.InvocationID, Result: c.Result, ExitCode: c.ExitCode, ExitStatus: c.ExitStatus})
-		}
-		if len(rep.Crashes) < 2 {
-			rep.Crashes = nil // one crash is this one: no history to tell
-		}
 	}
 	// The analysis writes the summary: the sentence a person reads first.
 	a.analyze(ctx, rep, j, st, jf)
 	return rep, nil
+}
+
+// runMargin is how far around the failed run (and the earlier crashes of
+// its loop) the journal files are kept for the reads that follow: the
+// run's lines, ExecStartPre= output before its "Started" line, systemd's
+// lines after its exit, the kernel's lines before it.
+const runMargin = time.Hour
+
+// narrow leaves j with the journal files of the failed run's time, once
+// that time is known: from runMargin before its end (or before the first
+// crash of its loop), or with whole before its start, to, for an offline
+// journal, runMargin after its end; a live journal is kept to its end,
+// where the run's last lines may still be arriving. The reads that follow
+// (the run's lines, the kernel's, the earlier crashes') then cost what that
+// time holds, not what the whole journal holds. It says whether files
+// before the run's start were left out (whole false, a run longer than
+// runMargin).
+func (a *app) narrow(j *journal.Journal, rep *report.Report, jf journalFlags, whole bool) (leftOut bool) {
+	end := rep.ExitedAt
+	if end.IsZero() {
+		end = rep.StartedAt
+	}
+	since := end
+	if whole && !rep.StartedAt.IsZero() {
+		since = rep.StartedAt
+	}
+	for _, c := range rep.Crashes {
+		if !c.Time.IsZero() && (since.IsZero() || c.Time.Before(since)) {
+			since = c.Time
+		}
+	}
+	if since.IsZero() || rep.InvocationID == "" {
+		return false
+	}
+	var until time.Time
+	if jf.offline() {
+		if rep.ExitedAt.IsZero() {
+			return false
+		}
+		until = rep.ExitedAt.Add(runMargin)
+	}
+	// Without the run's start, its lines may lie anywhere before its end.
+	leftOut = rep.StartedAt.IsZero() || rep.StartedAt.Before(since)
+	kept, of, err := j.Narrow(since.Add(-runMargin), until)
+	if err != nil {
+		a.log.Warn("cannot narrow the journal to the failed run's files", "unit", rep.Unit, "error", err)
+		return false
+	}
+	a.log.Debug("journal files read for the failed run", "unit", rep.Unit, "kept", kept, "of", of)
+	return leftOut && kept < of
 }
 
 // unitState asks, in order: the MONITOR_* variables systemd >= 251 gives an

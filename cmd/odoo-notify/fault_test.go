@@ -263,6 +263,7 @@ type rigOpts struct {
 	hookTimeout string
 	slackRate   string // extra keys for [[slack]]
 	limits      string // the [limits] table's keys
+	extra       string // more sections, at the end
 }
 
 func newRig(t testing.TB, o rigOpts) *rig {
@@ -302,7 +303,8 @@ timeout = %q
 
 [limits]
 %s
-`, o.timeout, r.mail.Port, r.slack.URL, o.slackRate, r.hook.URL, faultSigningKey, o.hookTimeout, o.limits)
+%s
+`, o.timeout, r.mail.Port, r.slack.URL, o.slackRate, r.hook.URL, faultSigningKey, o.hookTimeout, o.limits, o.extra)
 	if err := os.WriteFile(r.config, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
 	}

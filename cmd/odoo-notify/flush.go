@@ -50,7 +50,7 @@ func runFlush(ctx context.Context, a *app, args []string) error {
 		fmt.Fprintf(a.stdout, "incidents: %d resolved, %d reminded, %d opened after a silence\n", o.Resolved, o.Reminders, o.Opened)
 	}
 	fmt.Fprintf(a.stdout, "delivered %d, digests %d, waiting %d, refused %d, dropped %d\n", o.Redelivered, o.Digests, o.Waiting, o.Refused, o.Dropped)
-	a.log.Info("flush", "delivered", o.Redelivered, "digests", o.Digests, "waiting", o.Waiting, "refused", o.Refused, "dropped", o.Dropped, "resolved", o.Resolved, "reminders", o.Reminders)
+	a.log.Info("flush", "delivered", o.Redelivered, "digests", o.Digests, "waiting", o.Waiting, "refused", o.Refused, "dropped", o.Dropped, "resolved", o.Resolved, "reminders", o.Reminders, "refreshed", o.Refreshed)
 	switch {
 	case broken != nil && o.Waiting == 0:
 		return broken

@@ -37,6 +37,8 @@ type world struct {
 	mail  *testenv.Mailpit
 	slack *sink
 	hook  *sink
+	// am is a real Alertmanager (alertmanager_test.go).
+	am *amSide
 	// debs are the package files inside the container, by version.
 	debs map[string]string
 }
@@ -74,6 +76,7 @@ func TestEndToEnd(t *testing.T) {
 			"--smtp-require-starttls", "--smtp-auth-file", testenv.AuthFile(t, smtpUser, smtpPassword)),
 		slack: newSink(t, http.StatusOK, "text/plain; charset=utf-8", "ok"),
 		hook:  newSink(t, http.StatusNoContent, "", ""),
+		am:    startAlertmanager(t),
 		debs:  map[string]string{},
 	}
 	ca, err := os.ReadFile(cert.CA)
@@ -196,7 +199,7 @@ webhook_url = "%s%s"
 name = "alerts"
 url = "%s%s"
 secret = %q
-`, hostname, w.mail.Port, smtpUser, w.slack.URL, slackPath, w.hook.URL, hookPath, hookSecret)
+`, hostname, w.mail.Port, smtpUser, w.slack.URL, slackPath, w.hook.URL, hookPath, hookSecret) + w.am.config()
 }
 
 // install installs a version with apt, so its dependencies resolve from the
@@ -212,6 +215,8 @@ func install(t *testing.T, w *world, version string) {
 		t.Errorf("odoo-notify version = %q, want %s", got, version)
 	}
 	checkInstalled(t, m)
+	tell("installed odoo-notify %s from its .deb on Debian 12 with systemd %s, booted in a container; odoo.service is a stand-in Odoo that crashes on demand",
+		version, strings.TrimSpace(m.sh("systemctl --version | sed -n '1s/^systemd \\([0-9]*\\).*/\\1/p'")))
 
 	// The shipped config configures no channel and must load as it is.
 	if out, code := m.exitStatus("odoo-notify check-config 2>&1"); code != 0 {
@@ -298,8 +303,14 @@ func configure(t *testing.T, w *world) {
 	if code != 0 {
 		t.Fatalf("odoo-notify test: exit %d\n%s", code, out)
 	}
+	tell("configured three channels in /etc/odoo-notify/config.toml: email (SMTP with STARTTLS, to mailpit), a Slack webhook, a generic webhook; odoo-notify test sends a test report to each")
 	mails := w.mail.Messages(t, 1)
 	slack, hook := w.slack.take(), w.hook.take()
+	if len(mails) == 1 && len(slack) == 1 && len(hook) == 1 {
+		var rep report.Report
+		_ = json.Unmarshal([]byte(hook[0].Body), &rep)
+		tellReceived(mails[0], slack[0].Body, rep)
+	}
 	if len(mails) != 1 || len(slack) != 1 || len(hook) != 1 {
 		t.Fatalf("test-fire: %d mails, %d Slack posts, %d webhook posts, want one of each", len(mails), len(slack), len(hook))
 	}
@@ -340,6 +351,7 @@ func crash(t *testing.T, w *world, mode string, timeout time.Duration) handlerRu
 	m := w.m
 	run := handlerRun{marker: fmt.Sprintf("%s-%d", mode, time.Now().UnixNano())}
 	before := m.props(handler, "InvocationID")["InvocationID"]
+	tell("crash: %s", crashes[mode])
 	m.sh(fmt.Sprintf(`printf 'STANDIN_MODE=%s\nSTANDIN_RUN=%s\n' > /etc/odoo-standin.env &&
 		systemctl reset-failed odoo.service; systemctl start --no-block odoo.service`, mode, run.marker))
 	deadline := time.Now().Add(timeout)
@@ -512,6 +524,7 @@ func (w *world) expectReport(t *testing.T, run handlerRun, wt want) report.Repor
 	}
 	t.Logf("the mail got:\nSubject: %s\n\n%s", mail.Subject, mail.Text)
 	t.Logf("Slack got: %s", s.Body)
+	tellReceived(mail, s.Body, rep)
 	return rep
 }
 
@@ -653,6 +666,7 @@ func restartedCrash(t *testing.T, w *world) {
 		t.Errorf("after enable --restart --hook odoo.service has %v", p)
 	}
 	before := m.props("odoo.service", "NRestarts")["NRestarts"]
+	tell("odoo.service now has Restart=on-failure: systemd restarts it after a crash, and its ExecStopPost= hook reports the crash")
 	run := crash(t, w, "kill", 60*time.Second)
 	defer func() {
 		if t.Failed() {
@@ -661,6 +675,7 @@ func restartedCrash(t *testing.T, w *world) {
 	}()
 	m.sh("printf 'STANDIN_MODE=serve\n' > /etc/odoo-standin.env")
 	w.expectReport(t, run, want{result: "signal", exitCode: "killed", exitStatus: "KILL", what: "signal KILL"})
+	w.am.expectAlertFiring(t)
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		p := m.props("odoo.service", "ActiveState", "NRestarts")
@@ -677,7 +692,9 @@ func restartedCrash(t *testing.T, w *world) {
 	}
 	// Back and stable for stable_after (3 s): the flush timer (every 30 s)
 	// sends one recovery notice, within stable_after + 60 s.
+	tell("systemd restarted odoo.service and it stays up: waiting for the flush timer's recovery notice (stable_after = 3s here)")
 	w.expectRecovery(t, 63*time.Second)
+	w.am.expectAlertResolved(t, 15*time.Second)
 	m.sh("systemctl start odoo-notify-flush.service")
 	w.expectNothing(t)
 	if out, code := m.exitStatus("odoo-notify status odoo.service"); code != 0 || !strings.Contains(out, "no open incident") {
@@ -724,6 +741,7 @@ func (w *world) expectRecovery(t *testing.T, within time.Duration) {
 		t.Errorf("Slack's recovery does not name the incident:\n%s", slack[0].Body)
 	}
 	t.Logf("the recovery notice: %s\n%s", mails[0].Subject, rep.Summary)
+	tellReceived(mails[0], slack[0].Body, rep)
 }
 
 // outboxEmpty: every report was delivered, so flush has nothing to do.
