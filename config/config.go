@@ -96,6 +96,9 @@ type Config struct {
 	Limits       Limits         `toml:"limits"`
 	// Incidents says when an incident is over.
 	Incidents Incidents `toml:"incidents"`
+	// Watch is odoo-notify watch: how a running unit is probed, and what a
+	// hang makes it do.
+	Watch Watch `toml:"watch"`
 	// Units holds per-unit settings, keyed by unit name ("odoo.service").
 	Units map[string]Unit `toml:"units"`
 	// Redact lists extra regular expressions whose matches are replaced by
@@ -323,6 +326,23 @@ type Incidents struct {
 	RemindEvery Duration `toml:"remind_every"`
 }
 
+// Watch holds the settings of odoo-notify watch.
+type Watch struct {
+	// HealthURL is probed with GET: an http(s) URL, or a path on Odoo's
+	// address from odoo.conf. Empty: Odoo's /web/health there (Odoo >= 15).
+	HealthURL string `toml:"health_url"`
+	// Interval between probes; Timeout of one probe.
+	Interval Duration `toml:"interval"`
+	Timeout  Duration `toml:"timeout"`
+	// StartGrace: a run that has not answered yet is not failing before it
+	// has been active that long.
+	StartGrace Duration `toml:"start_grace"`
+	// Failures probes failing in a row are a hang.
+	Failures int `toml:"failures"`
+	// OnHang is "restart" or "report".
+	OnHang string `toml:"on_hang"`
+}
+
 // Unit holds settings for one watched unit.
 type Unit struct {
 	// LogFile is Odoo's own log file (--logfile / logfile =), read when the
@@ -346,6 +366,13 @@ func Default() *Config {
 			Per:         Duration{Duration: time.Hour},
 		},
 		Incidents: Incidents{StableAfter: Duration{Duration: 2 * time.Minute}},
+		Watch: Watch{
+			Interval:   Duration{Duration: 10 * time.Second},
+			Timeout:    Duration{Duration: 5 * time.Second},
+			StartGrace: Duration{Duration: 60 * time.Second},
+			Failures:   3,
+			OnHang:     "restart",
+		},
 	}
 }
 

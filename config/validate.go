@@ -98,6 +98,26 @@ func (c *Config) Validate(credDir string) error {
 	positive("limits.dedup_window", c.Limits.DedupWindow)
 	positive("limits.per", c.Limits.Per)
 	positive("incidents.stable_after", c.Incidents.StableAfter)
+	w := c.Watch
+	positive("watch.interval", w.Interval)
+	positive("watch.timeout", w.Timeout)
+	if w.Interval.invalid == "" && w.Timeout.invalid == "" && w.Timeout.Duration > w.Interval.Duration {
+		bad("watch.timeout", "%s is longer than watch.interval (%s): a probe must end before the next", w.Timeout, w.Interval)
+	}
+	if w.StartGrace.invalid != "" || w.StartGrace.Duration < 0 {
+		bad("watch.start_grace", "must be a duration like \"60s\" (0 counts failures from the start)")
+	}
+	if w.Failures < 1 || w.Failures > 100 {
+		bad("watch.failures", "%d: give how many probes failing in a row are a hang, 1 to 100 (default 3)", w.Failures)
+	}
+	if w.OnHang != "restart" && w.OnHang != "report" {
+		bad("watch.on_hang", "%q: must be \"restart\" (stop the hung unit fast and start it again) or \"report\" (leave it as it is)", w.OnHang)
+	}
+	if u := w.HealthURL; u != "" && !strings.HasPrefix(u, "/") {
+		if err := checkURL(u); err != nil {
+			bad("watch.health_url", "%v; or give a path on Odoo's own address, like \"/web/login\"", err)
+		}
+	}
 	if d := c.Incidents.RemindEvery; d.invalid != "" || d.Duration < 0 || (d.Duration > 0 && d.Duration < time.Minute) {
 		bad("incidents.remind_every", "must be a duration of at least \"1m\" like \"4h\", or left out for no reminders")
 	}

@@ -53,7 +53,11 @@ type Failure struct {
 
 // FailureOf takes the gate's facts from a report.
 func FailureOf(r *report.Report) Failure {
-	f := Failure{Unit: r.Unit, InvocationID: r.InvocationID, Result: r.Result, ExitCode: r.ExitCode, ExitStatus: r.ExitStatus}
+	id := r.InvocationID
+	if r.Episode != "" {
+		id += "/" + r.Episode
+	}
+	f := Failure{Unit: r.Unit, InvocationID: id, Result: r.Result, ExitCode: r.ExitCode, ExitStatus: r.ExitStatus}
 	if r.Exception != nil {
 		f.Exception = r.Exception.Type
 	}

@@ -207,6 +207,10 @@ type Unit struct {
 	Since time.Time
 	// InvocationID is the current (or last) run's id.
 	InvocationID string
+	// Answering: Since is when the unit began answering its health URL
+	// again, as its watcher saw (odoo-notify watch), not when systemd
+	// last started it.
+	Answering bool
 }
 
 // Stable says whether unit u has been running for stableAfter since in's

@@ -5,10 +5,12 @@ import (
 	"encoding/hex"
 	"fmt"
 	"math"
+	"syscall"
 	"time"
 
 	"github.com/coreos/go-systemd/v22/dbus"
 	godbus "github.com/godbus/dbus/v5"
+	"golang.org/x/sys/unix"
 )
 
 // DBusTimeout bounds StateFromDBus when ctx allows longer: a handler that
@@ -173,4 +175,38 @@ func TimerNext(ctx context.Context, timer string) (time.Time, error) {
 		return time.Time{}, fmt.Errorf("journal: read %s: %w", timer, err)
 	}
 	return usecTime(p.Value.Value()), nil
+}
+
+// KillUnit sends sig to unit's processes: who is "main" or "all"
+// (org.freedesktop.systemd1(5) KillUnit), as `systemctl kill
+// --kill-whom=WHO -s SIG` does. systemd sends it, so the caller needs no
+// right over the processes themselves, only over the unit.
+func KillUnit(ctx context.Context, unit, who string, sig syscall.Signal) error {
+	ctx, cancel := context.WithTimeout(ctx, DBusTimeout)
+	defer cancel()
+	conn, err := dbus.NewSystemConnectionContext(ctx)
+	if err != nil {
+		return fmt.Errorf("journal: kill %s: connect to the system bus (is dbus running?): %w", unit, err)
+	}
+	defer conn.Close()
+	if err := conn.KillUnitWithTarget(ctx, unit, dbus.Who(who), int32(sig)); err != nil {
+		return fmt.Errorf("journal: send %s to %s processes of %s: %w", unix.SignalName(sig), who, unit, err)
+	}
+	return nil
+}
+
+// RestartNoBlock queues a restart job for unit ("replace") and returns
+// without waiting for it.
+func RestartNoBlock(ctx context.Context, unit string) error {
+	ctx, cancel := context.WithTimeout(ctx, DBusTimeout)
+	defer cancel()
+	conn, err := dbus.NewSystemConnectionContext(ctx)
+	if err != nil {
+		return fmt.Errorf("journal: restart %s: connect to the system bus (is dbus running?): %w", unit, err)
+	}
+	defer conn.Close()
+	if _, err := conn.RestartUnitContext(ctx, unit, "replace", nil); err != nil {
+		return fmt.Errorf("journal: restart %s: %w", unit, err)
+	}
+	return nil
 }

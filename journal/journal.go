@@ -526,3 +526,22 @@ func noAccess(path string, err error) error {
 func isPermission(err error) bool {
 	return errors.Is(err, fs.ErrPermission) || errors.Is(err, syscall.EACCES) || errors.Is(err, syscall.EPERM)
 }
+
+// MaxDumpBytes bounds what RunSince reads: an Odoo stack dump of a few
+// processes with dozens of threads each.
+const MaxDumpBytes = 4 << 20
+
+// RunSince returns the service's own output in run id (entries with
+// _SYSTEMD_INVOCATION_ID=id) logged at since or later, oldest first, at
+// most max entries and MaxDumpBytes: what a watcher reads of the stack
+// dump it asked for.
+func (j *Journal) RunSince(id string, since time.Time, max int) ([]Entry, error) {
+	if id == "" {
+		return nil, errors.New("journal: read a run's lines: no invocation id given")
+	}
+	entries, _, err := j.walk(walkSpec{groups: [][]string{{fieldSystemdInvocationID + "=" + id}}, since: since, max: max, maxBytes: MaxDumpBytes})
+	if err != nil {
+		return nil, fmt.Errorf("journal: read lines of run %s since %s: %w", id, since.UTC().Format(time.RFC3339), err)
+	}
+	return entries, nil
+}

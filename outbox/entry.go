@@ -77,6 +77,8 @@ func runKey(r *report.Report) string {
 		return "resolved:" + r.Incident.ID
 	case r.Event == report.EventReminder && r.Incident != nil:
 		return "reminder:" + r.Incident.ID + ":" + strconv.FormatInt(r.Created.UnixNano(), 10)
+	case r.InvocationID != "" && r.Episode != "":
+		return "run:" + r.InvocationID + "/" + r.Episode
 	case r.InvocationID != "":
 		return "run:" + r.InvocationID
 	}

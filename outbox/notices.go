@@ -15,8 +15,12 @@ const clock = "15:04:05"
 // recoveryReport says the unit is back: "erp1: odoo.service is back:
 // running since 10:32:05, after 3 failures in 7 min (db-unreachable x3)".
 func (s *Sender) recoveryReport(in *incident.Incident, u incident.Unit) *report.Report {
-	summary := fmt.Sprintf("%s: %s is back: running since %s, after %d failure(s) in %s (%s)",
-		s.Host, in.Unit, u.Since.Local().Format(clock), in.Failures, incident.Span(later(u.Since, in.LastFailure).Sub(in.Opened)), in.CauseText())
+	back := "running"
+	if u.Answering {
+		back = "answering again"
+	}
+	summary := fmt.Sprintf("%s: %s is back: %s since %s, after %d failure(s) in %s (%s)",
+		s.Host, in.Unit, back, u.Since.Local().Format(clock), in.Failures, incident.Span(later(u.Since, in.LastFailure).Sub(in.Opened)), in.CauseText())
 	return &report.Report{
 		Host:         s.Host,
 		Unit:         in.Unit,

@@ -315,6 +315,33 @@ func (s *Sender) resolve(tx *tx, units map[string]incident.Unit, out *Outcome) {
 	}
 }
 
+// Answering offers unit's open incident its recovery: its watcher saw it
+// answer again since u.Since (u.Answering set). The incident resolves, with
+// its one recovery notice, once that has lasted StableAfter, as it does
+// when Flush sees the unit back; resolved says whether it did now or is
+// already over.
+func (s *Sender) Answering(ctx context.Context, unit string, u incident.Unit) (out Outcome, resolved bool) {
+	if s.Store == nil {
+		out.Degraded = s.StoreErr
+		return out, false
+	}
+	s.run(ctx, &out, func(tx *tx) (*Entry, error) {
+		s.resolve(tx, map[string]incident.Unit{unit: u}, &out)
+		resolved = tx.inc.Get(unit) == nil
+		return nil, nil
+	})
+	return out, resolved
+}
+
+// OpenIncident is unit's open incident, or nil: a watcher started again
+// learns from it that the hang it sees was reported already.
+func (s *Sender) OpenIncident(unit string) *incident.Incident {
+	if s.Store == nil {
+		return nil
+	}
+	return s.Store.loadIncidents().Get(unit)
+}
+
 // endSilences opens the incidents that came during a silence that is over,
 // if their unit is not back; a unit that is back has its quiet incident
 // forgotten.

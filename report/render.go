@@ -196,6 +196,9 @@ func (r *Report) HasLines() bool {
 }
 
 func (r *Report) linesHeading() string {
+	if r.Cause == CauseHang {
+		return "What the watcher saw: its probes, what it did, and the busy threads of the stack dump:"
+	}
 	if r.InvocationID != "" {
 		return fmt.Sprintf("Last %d log lines of the failed run:", len(r.Lines))
 	}

@@ -98,6 +98,10 @@ type Held struct {
 	Results []string  `json:"results,omitempty"`
 }
 
+// CauseHang is the cause of a unit that runs but no longer answers its
+// health URL (odoo-notify watch).
+const CauseHang = "hang"
+
 // Events a report can be (the webhook JSON's "event").
 const (
 	// EventFiring opens an incident: the unit's first reported failure.
@@ -163,6 +167,10 @@ type Report struct {
 	Unit    string `json:"unit"`
 
 	InvocationID string `json:"invocation_id"`
+	// Episode tells apart spells of trouble within one run that did not
+	// end it (a hang the unit came out of, then another): each is
+	// reported on its own. Empty for a failed run.
+	Episode string `json:"episode,omitempty"`
 	// Result is systemd's service result: exit-code, signal, core-dump,
 	// watchdog, timeout, oom-kill, start-limit-hit, resources.
 	Result string `json:"result"`
@@ -285,6 +293,8 @@ func (r *Report) Title() string {
 		s = "[STILL DOWN] " + firstNonEmpty(opening, fmt.Sprintf("%s: %s is still down", r.Host, r.Unit))
 	case r.Test:
 		s = fmt.Sprintf("[TEST] %s: odoo-notify test report for %s", r.Host, r.Unit)
+	case r.Cause == CauseHang:
+		s = fmt.Sprintf("%s: %s hung: it does not answer its health URL", r.Host, r.Unit)
 	case r.Exception != nil && r.Exception.Type != "":
 		e := r.Exception.Type
 		if r.Exception.Message != "" {

@@ -8,11 +8,13 @@ import (
 	"strings"
 
 	"github.com/odoo-notify/odoo-notify/config"
+	"github.com/odoo-notify/odoo-notify/odooconf"
+	"github.com/odoo-notify/odoo-notify/watch"
 )
 
 // runCheckConfig validates the file and prints every problem at once, each
 // with its key; on success it prints the effective config, secrets hidden.
-func runCheckConfig(_ context.Context, a *app, args []string) error {
+func runCheckConfig(ctx context.Context, a *app, args []string) error {
 	f := newFlags(a, "check-config")
 	pos, err := f.parse(args)
 	if err != nil {
@@ -30,6 +32,11 @@ func runCheckConfig(_ context.Context, a *app, args []string) error {
 		if _, broken := buildChannels(cfg, httpClient(), a.log, "", nil); broken != nil {
 			err = errors.Unwrap(broken)
 		}
+	}
+	if err == nil {
+		// A 404 from the health URL is a setting to fix before any watch
+		// runs: Odoo < 15 has no /web/health.
+		err = checkWatchURL(ctx, cfg)
 	}
 	if err != nil {
 		fmt.Fprintf(a.stderr, "%s is invalid:\n", f.config)
@@ -59,4 +66,21 @@ func problems(err error) []string {
 		out = append(out, errors.Unwrap(err).Error())
 	}
 	return out
+}
+
+// checkWatchURL probes [watch] health_url, when set (a path: on Odoo's
+// default address), once. Only a 404 is a problem: Odoo may be stopped now.
+func checkWatchURL(ctx context.Context, cfg *config.Config) error {
+	if cfg.Watch.HealthURL == "" {
+		return nil
+	}
+	url, err := odooconf.Conf{}.HealthURL(cfg.Watch.HealthURL)
+	if err != nil {
+		return err
+	}
+	p := &watch.Prober{URL: url, Timeout: cfg.Watch.Timeout.Duration, Client: watch.NewClient()}
+	if err := checkHealthURL(ctx, p, cfg.Watch.HealthURL); err != nil {
+		return fmt.Errorf("watch.health_url: %w", err)
+	}
+	return nil
 }

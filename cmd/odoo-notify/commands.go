@@ -51,9 +51,13 @@ func init() {
 		{"silence", "UNIT [--for 30m] [--reason TEXT]", "count UNIT's failures without sending them (a deploy)",
 			"If UNIT still fails when the silence ends, its incident opens then and says what happened.", runSilence},
 		{"unsilence", "UNIT", "end the silence; report the failures if UNIT is still down", "", runUnsilence},
+		{"watch", "UNIT [--health-url URL]", "probe UNIT's health URL until SIGTERM; report a hang and act on it",
+			"What odoo-notify-watch@UNIT.service runs (enable UNIT --watch): probes [watch] health_url every interval;\n" +
+				"after failures probes in a row, SIGQUIT for Odoo's stack dump, then on_hang (restart or report), and a\n" +
+				"hang report with the busy threads; its recovery notice when the unit answers again.", runWatch},
 		{"check-config", "", "validate the config file and print it, secrets hidden",
 			"Prints every problem at once, each with its key, and exits 78; on success the effective settings.", runCheckConfig},
-		{"enable", "UNIT [--restart] [--no-hook] [--memory-max SIZE] [--root DIR]", "make UNIT report its failures (a drop-in with OnFailure= and the hook)",
+		{"enable", "UNIT [--restart] [--no-hook] [--watch [--health-url URL]] [--memory-max SIZE] [--root DIR]", "make UNIT report its failures (a drop-in with OnFailure= and the hook)",
 			"Writes /etc/systemd/system/UNIT.d/odoo-notify.conf and reloads systemd; --root DIR writes under DIR\n" +
 				"without reloading. enable --refresh rewrites every drop-in enable wrote.", runEnable},
 		{"disable", "UNIT [--root DIR]", "remove that drop-in", "", runDisable},

@@ -6,12 +6,14 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"net/url"
 	"os"
 	"os/user"
 	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
+	"time"
 
 	sddbus "github.com/coreos/go-systemd/v22/dbus"
 )
@@ -40,6 +42,20 @@ type enableOptions struct {
 	// group is a group the handler also runs with, to read the unit's own
 	// log file and config (Odoo's are mode 0640, group odoo).
 	group string
+	// watch makes the unit start its watcher, odoo-notify-watch@UNIT.service;
+	// healthURL is what the watcher probes, when not [watch] health_url.
+	watch     bool
+	healthURL string
+}
+
+// watcherUnit is the watcher `enable --watch` starts with the unit.
+func watcherUnit(unit string) string { return "odoo-notify-watch@" + unit + ".service" }
+
+// watcherDropIn gives the watcher its --health-url.
+func watcherDropIn(o enableOptions) []byte {
+	return fmt.Appendf(nil, "%s; `odoo-notify disable %s` removes it.\n"+
+		"# What odoo-notify watch probes for %s.\n"+
+		"[Service]\nEnvironment=\"ODOO_NOTIFY_WATCH_ARGS=--health-url %s\"\n", dropInMarker, o.unit, o.unit, o.healthURL)
 }
 
 // sizeRe is what systemd.resource-control(5) accepts for MemoryMax= and
@@ -83,6 +99,11 @@ func dropIn(o enableOptions) []byte {
 	fmt.Fprintf(&b, "# %s\n", o.command())
 	b.WriteString("[Unit]\n")
 	b.WriteString("OnFailure=odoo-notify@%n.service\n")
+	if o.watch {
+		// The watcher starts with the unit, and stays when it stops:
+		// it probes only while the unit runs.
+		b.WriteString("Wants=odoo-notify-watch@%n.service\n")
+	}
 	if o.restart {
 		// With Restart=, systemd 252 starts the OnFailure= handler only
 		// once the start limit is hit; that report lists every crash of the
@@ -152,6 +173,8 @@ func runEnable(ctx context.Context, a *app, args []string) error {
 	f.StringVar(&o.memoryMax, "memory-max", "", "MemoryMax=: kill the unit above this `size` (4G, 80%)")
 	f.StringVar(&o.memoryHigh, "memory-high", "", "MemoryHigh=: throttle the unit above this `size`")
 	f.StringVar(&o.oomScoreAdjust, "oom-score-adjust", "", "OOMScoreAdjust=: -1000 (never kill) to 1000")
+	f.BoolVar(&o.watch, "watch", false, "start odoo-notify-watch@UNIT.service with the unit: it reports (and restarts, [watch] on_hang) a unit that no longer answers its health URL")
+	f.StringVar(&o.healthURL, "health-url", "", "with --watch: the `URL` (or path on Odoo's address, like /web/login) the watcher probes instead of [watch] health_url")
 	f.StringVar(&o.group, "group", "", "the handler also runs with this `group` to read the unit's log file (default: the unit's group; none: no group)")
 	pos, root, err := parseRoot(f, args)
 	if err != nil {
@@ -195,6 +218,16 @@ func runEnable(ctx context.Context, a *app, args []string) error {
 	if err := writeDropIn(a, filepath.Join(root, systemUnitDir, unit+".d", dropInName), dropIn(o), unit); err != nil {
 		return err
 	}
+	watcherPath := filepath.Join(root, systemUnitDir, watcherUnit(unit)+".d", dropInName)
+	if o.watch && o.healthURL != "" {
+		if err := writeDropIn(a, watcherPath, watcherDropIn(o), unit); err != nil {
+			return err
+		}
+	} else if removed, err := removeDropIn(watcherPath); err != nil {
+		return withCode(exitFailure, fmt.Errorf("enable: %w%s", err, asRoot(err)))
+	} else if removed {
+		fmt.Fprintf(a.stdout, "removed %s\n", watcherPath)
+	}
 	handlerPath := filepath.Join(root, systemUnitDir, handlerUnit(unit)+".d", dropInName)
 	if o.group != "" {
 		if err := writeDropIn(a, handlerPath, handlerDropIn(o), unit); err != nil {
@@ -211,7 +244,55 @@ func runEnable(ctx context.Context, a *app, args []string) error {
 		}
 		return nil
 	}
-	return reloadSystemd(ctx, a, conn, "enable", unit, true)
+	if err := reloadSystemd(ctx, a, conn, "enable", unit, true); err != nil {
+		return err
+	}
+	return startWatcher(ctx, a, conn, unit, o.watch)
+}
+
+// startWatcher starts the unit's watcher now (enable --watch), restarting
+// it so it reads its new settings, or stops it (enable without --watch).
+func startWatcher(ctx context.Context, a *app, conn *sddbus.Conn, unit string, watch bool) error {
+	w := watcherUnit(unit)
+	if !watch {
+		p, err := conn.GetUnitPropertyContext(ctx, w, "ActiveState")
+		if err != nil || p.Value.Value() == "inactive" {
+			return nil
+		}
+		done := make(chan string, 1)
+		if _, err := conn.StopUnitContext(ctx, w, "replace", done); err != nil {
+			return withCode(exitFailure, fmt.Errorf("stop %s: %w", w, err))
+		}
+		if res := waitJob(ctx, done); res != "done" {
+			return withCode(exitFailure, fmt.Errorf("stop %s: the job ended %s: see journalctl -u %s", w, res, w))
+		}
+		fmt.Fprintf(a.stdout, "stopped %s\n", w)
+		return nil
+	}
+	done := make(chan string, 1)
+	if _, err := conn.RestartUnitContext(ctx, w, "replace", done); err != nil {
+		return withCode(exitFailure, fmt.Errorf("enable: start %s: %w", w, err))
+	}
+	// Type=notify: the job is done once the watcher said READY=1, after
+	// its first probe; a health URL that answers 404 fails it.
+	if res := waitJob(ctx, done); res != "done" {
+		return withCode(exitFailure, fmt.Errorf("enable: start %s: the job ended %s: see journalctl -u %s", w, res, w))
+	}
+	fmt.Fprintf(a.stdout, "started %s: it probes %s's health URL (journalctl -u %s)\n", w, unit, w)
+	return nil
+}
+
+// waitJob waits for a systemd job's result ("done", "failed", ...), at
+// most 30 s.
+func waitJob(ctx context.Context, done <-chan string) string {
+	select {
+	case res := <-done:
+		return res
+	case <-time.After(30 * time.Second):
+		return "still running after 30 s"
+	case <-ctx.Done():
+		return ctx.Err().Error()
+	}
 }
 
 // handlerUnit is the handler that OnFailure=odoo-notify@%n.service starts.
@@ -299,6 +380,12 @@ func (o enableOptions) command() string {
 	if o.oomScoreAdjust != "" {
 		c += " --oom-score-adjust " + o.oomScoreAdjust
 	}
+	if o.watch {
+		c += " --watch"
+	}
+	if o.watch && o.healthURL != "" {
+		c += " --health-url " + o.healthURL
+	}
 	return c
 }
 
@@ -359,6 +446,21 @@ func (o enableOptions) validate() error {
 			errs = append(errs, fmt.Errorf("%s %q: write a size like 4G, 512M, 80%% or infinity", s.flag, s.v))
 		}
 	}
+	if o.watch && !service {
+		errs = append(errs, fmt.Errorf("--watch applies to services; %s is not one", o.unit))
+	}
+	if o.healthURL != "" {
+		u, err := url.Parse(o.healthURL)
+		switch {
+		case !o.watch:
+			errs = append(errs, errors.New("--health-url goes with --watch"))
+		case strings.ContainsAny(o.healthURL, " \t\n\"\\%$"):
+			errs = append(errs, fmt.Errorf("--health-url %q: no spaces, quotes, %%, $ or backslashes", o.healthURL))
+		case strings.HasPrefix(o.healthURL, "/"):
+		case err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "":
+			errs = append(errs, fmt.Errorf("--health-url %q: write an http(s) URL, or a path on Odoo's address like /web/login", o.healthURL))
+		}
+	}
 	if o.group != "" && o.group != "none" && !groupRe.MatchString(o.group) {
 		errs = append(errs, fmt.Errorf("--group %q: write a group name like odoo, or none", o.group))
 	}
@@ -397,6 +499,12 @@ func runDisable(ctx context.Context, a *app, args []string) error {
 	} else if removed {
 		fmt.Fprintf(a.stdout, "removed %s\n", handlerPath)
 	}
+	watcherPath := filepath.Join(root, systemUnitDir, watcherUnit(unit)+".d", dropInName)
+	if removed, err := removeDropIn(watcherPath); err != nil {
+		return withCode(exitFailure, fmt.Errorf("disable: %w%s", err, asRoot(err)))
+	} else if removed {
+		fmt.Fprintf(a.stdout, "removed %s\n", watcherPath)
+	}
 	if root != "/" {
 		return nil
 	}
@@ -409,7 +517,10 @@ func runDisable(ctx context.Context, a *app, args []string) error {
 		return withCode(exitFailure, fmt.Errorf("disable: connect to systemd: %w (the files are removed: run systemctl daemon-reload as root)", err))
 	}
 	defer conn.Close()
-	return reloadSystemd(ctx, a, conn, "disable", unit, false)
+	if err := reloadSystemd(ctx, a, conn, "disable", unit, false); err != nil {
+		return err
+	}
+	return startWatcher(ctx, a, conn, unit, false)
 }
 
 // removeDropIn removes a drop-in and its folder when nothing else of the

@@ -164,9 +164,13 @@ func bootOnce(t *testing.T, setup func(root string)) (*machine, error) {
 	deadline := time.Now().Add(90 * time.Second)
 	for m.leader == 0 {
 		b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/task/%d/children", m.nspawn.Process.Pid, m.nspawn.Process.Pid))
+		// nspawn's first child is a helper that forks the container's
+		// PID 1 and exits: under load it is still there when read.
 		if f := strings.Fields(string(b)); len(f) > 0 {
-			m.leader, _ = strconv.Atoi(f[0])
-			break
+			if comm, _ := os.ReadFile("/proc/" + f[0] + "/comm"); strings.TrimSpace(string(comm)) == "systemd" {
+				m.leader, _ = strconv.Atoi(f[0])
+				break
+			}
 		}
 		if err := m.checkAlive(deadline); err != nil {
 			return m, err
