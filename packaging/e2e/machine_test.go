@@ -180,15 +180,6 @@ func bootOnce(t *testing.T, setup func(root string)) (*machine, error) {
 	// is-system-running --wait can return before systemd has its sockets:
 	// poll (SYSTEMD-NOTES.md).
 	for {
-		if _, err := os.Stat(fmt.Sprintf("/proc/%d/ns/user", m.leader)); err != nil {
-			// The first child seen was nspawn's intermediate process,
-			// which has exited since: the container's PID 1 is the child
-			// now.
-			b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/task/%d/children", m.nspawn.Process.Pid, m.nspawn.Process.Pid))
-			if f := strings.Fields(string(b)); len(f) > 0 {
-				m.leader, _ = strconv.Atoi(f[0])
-			}
-		}
 		out, _ := m.try(context.Background(), "systemctl is-system-running")
 		if s := strings.TrimSpace(out); s == "running" || s == "degraded" {
 			if s == "degraded" {
