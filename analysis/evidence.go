@@ -46,7 +46,7 @@ type pattern struct {
 	cause, kind string
 	re          *regexp.Regexp
 	// hint lists substrings ("a|b"), one of which every match holds, so
-	// most lines cost a few strings.Contains and no regexp.
+	// most lines cost one pass of lineWords and no regexp.
 	hint string
 }
 
@@ -75,10 +75,36 @@ var patterns = []pattern{
 	{CauseWorkerTimeout, "memory", regexp.MustCompile(`(?:virtual memory|[Ss]erver memory|memory) limit(?: \(\d+\))? (?:reached|exceeded)|^MemoryError\b`), "emory limit|MemoryError"},
 }
 
+// lineWords holds every pattern's hint words and "running on", the start
+// of Odoo's line that names its port.
+var lineWords *words
+
+// patternMasks are each pattern's hint words in lineWords; runningOn is
+// "running on"'s.
+var (
+	patternMasks []uint64
+	runningOn    uint64
+)
+
+func init() {
+	var list []string
+	for _, p := range patterns {
+		patternMasks = append(patternMasks, mask(&list, p.hint))
+	}
+	runningOn = mask(&list, "running on")
+	lineWords = newWords(list, false)
+}
+
 // match returns the first pattern that matches text.
 func match(text string) (decision, bool) {
-	for _, p := range patterns {
-		if !containsAny(text, p.hint) {
+	found, _ := lineWords.find(text)
+	return matchWords(text, found)
+}
+
+// matchWords is match for a text whose lineWords are known.
+func matchWords(text string, found uint64) (decision, bool) {
+	for i, p := range patterns {
+		if found&patternMasks[i] == 0 {
 			continue
 		}
 		if loc := p.re.FindStringIndex(text); loc != nil {
@@ -137,12 +163,16 @@ func gather(es []entry, lines, kernel []report.Line, unit, program string) evide
 		if skip[i] || e.text == "" {
 			continue
 		}
-		if strings.Contains(e.text, "running on") {
+		// One pass finds every word of interest; the words of "running
+		// on" are the same in the trimmed text.
+		t := strings.TrimSpace(e.text)
+		found, _ := lineWords.find(t)
+		if found&runningOn != 0 {
 			if m := portRe.FindStringSubmatch(e.text); m != nil {
 				ev.port = m[1]
 			}
 		}
-		if d, ok := match(strings.TrimSpace(e.text)); ok {
+		if d, ok := matchWords(t, found); ok {
 			d.at = i
 			ev.lines[d.cause] = d
 		}

@@ -26,17 +26,48 @@ const (
 // entry is one line of the failed run after prefixes (docker-compose,
 // syslog, journalctl) were removed and syslog's #012 folding undone.
 type entry struct {
-	text string
+	text   string
+	logger string
+	// stamp is Odoo's own "2006-01-02 15:04:05" when the record carried
+	// one.
+	stamp string
+	pid   int
+	// line is the index of the input line the entry came from.
+	line int32
 	// record says the line starts an Odoo log record; level and logger are
 	// then set.
 	record bool
-	level  string
-	logger string
-	pid    int
-	// line is the index of the input line the entry came from; stamp is
-	// Odoo's own "2006-01-02 15:04:05" when the record carried one.
-	line  int32
-	stamp string
+	level  level
+}
+
+// level is a record's level among those the analysis tells apart; any
+// other name is levelOther. A byte, not a string: the run's entries are
+// most of the analysis's memory.
+type level uint8
+
+const (
+	levelOther level = iota
+	levelInfo
+	levelWarning
+	levelWarn
+	levelError
+	levelCritical
+)
+
+func levelOf(name string) level {
+	switch name {
+	case "INFO":
+		return levelInfo
+	case "WARNING":
+		return levelWarning
+	case "WARN":
+		return levelWarn
+	case "ERROR":
+		return levelError
+	case "CRITICAL":
+		return levelCritical
+	}
+	return levelOther
 }
 
 var (
@@ -289,12 +320,23 @@ func catalogLine(s string) bool {
 	return strings.HasPrefix(s, "░░") || strings.HasPrefix(s, "-- ")
 }
 
-// mayBeCompose is a cheap test that keeps most lines away from the regexp.
+// mayBeCompose is a cheap test that keeps most lines away from the regexp:
+// " |" in the first 80 bytes. It looks for the rare '|', not the space.
 func mayBeCompose(s string) bool {
 	if len(s) > 80 {
 		s = s[:80]
 	}
-	return strings.Contains(s, " |")
+	for i := 1; i < len(s); i++ {
+		k := strings.IndexByte(s[i:], '|')
+		if k < 0 {
+			return false
+		}
+		i += k
+		if s[i-1] == ' ' {
+			return true
+		}
+	}
+	return false
 }
 
 func parseEntry(s string) entry {
@@ -308,7 +350,7 @@ func parseEntry(s string) entry {
 	}
 	if strings.HasPrefix(s, "Odoo Server ") {
 		if m := odooSyslogRe.FindStringSubmatchIndex(s); m != nil {
-			return entry{text: s[m[1]:], record: true, level: s[m[4]:m[5]], logger: s[m[6]:m[7]]}
+			return entry{text: s[m[1]:], record: true, level: levelOf(s[m[4]:m[5]]), logger: s[m[6]:m[7]]}
 		}
 	}
 	return entry{text: s}
@@ -353,7 +395,7 @@ func parseRecord(s string) (entry, bool) {
 }
 
 // parseLevel reads "db logger: msg" after the level.
-func parseLevel(level, rest string, pid int, stamp string) (entry, bool) {
+func parseLevel(name, rest string, pid int, stamp string) (entry, bool) {
 	_, rest, ok := strings.Cut(rest, " ") // the database, "?" when none
 	if !ok {
 		return entry{}, false
@@ -368,7 +410,7 @@ func parseLevel(level, rest string, pid int, stamp string) (entry, bool) {
 			return entry{}, false
 		}
 	}
-	return entry{text: strings.TrimPrefix(msg, " "), record: true, pid: pid, level: level, logger: logger, stamp: stamp}, true
+	return entry{text: strings.TrimPrefix(msg, " "), record: true, pid: pid, level: levelOf(name), logger: logger, stamp: stamp}, true
 }
 
 func isLevel(s string) bool {
@@ -557,7 +599,7 @@ func chains(es []entry, bs []block) []chain {
 		// INFO line is Python's own, printed for an uncaught exception.
 		if s := c.start(); s > 0 && es[s-1].record {
 			switch es[s-1].level {
-			case "ERROR", "CRITICAL", "WARNING", "WARN":
+			case levelError, levelCritical, levelWarning, levelWarn:
 				c.record = s - 1
 			}
 		}
@@ -597,7 +639,7 @@ func survived(es []entry, c chain) bool {
 	}
 	// Requests served after it: werkzeug's access lines.
 	for i := c.end(); i < len(es); i++ {
-		if es[i].record && es[i].logger == "werkzeug" && es[i].level == "INFO" && strings.Contains(es[i].text, `HTTP/1.`) {
+		if es[i].record && es[i].logger == "werkzeug" && es[i].level == levelInfo && strings.Contains(es[i].text, `HTTP/1.`) {
 			return true
 		}
 	}
