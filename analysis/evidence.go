@@ -60,7 +60,7 @@ var patterns = []pattern{
 	{CauseConfigError, "addons", regexp.MustCompile(`is not a valid addons directory|addons.?path.*(?:does not exist|no such directory|not a directory)`), "addons"},
 	{CauseConfigError, "option", regexp.MustCompile(`error: option -{1,2}[\w-]+: .+|error: unrecognized (?:arguments|parameters): .+|invalid (?:integer|choice|float) value`), "error: option|error: unrecognized|invalid integer|invalid choice|invalid float"},
 	{CauseConfigError, "file", regexp.MustCompile(`MissingSectionHeaderError|File contains no section headers|ParsingError: Source contains parsing errors|Duplicate(?:Option|Section)Error`), "MissingSectionHeader|no section headers|ParsingError|DuplicateOption|DuplicateSection"},
-	{CauseConfigError, "file", regexp.MustCompile(`(?:PermissionError|FileNotFoundError|IOError|IsADirectoryError): \[Errno \d+\] [^:]+: '[^']*(?:\.conf|\.cfg|odoorc)'`), ".conf'|.cfg'|odoorc'"},
+	{CauseConfigError, "file", regexp.MustCompile(`(?:PermissionError|FileNotFoundError|IOError|IsADirectoryError): \[Errno \d+\] [^:]+: '[^']*(?:\.conf|\.cfg|odoorc)'`), "Error: [Errno "},
 
 	{CauseDBUnreachable, "host", regexp.MustCompile(`could not translate host name "[^"]*" to address.*`), "translate host"},
 	{CauseDBUnreachable, "no-db", regexp.MustCompile(`database "[^"]*" does not exist`), "does not exist"},
@@ -103,6 +103,9 @@ func match(text string) (decision, bool) {
 
 // matchWords is match for a text whose lineWords are known.
 func matchWords(text string, found uint64) (decision, bool) {
+	if found == 0 {
+		return decision{}, false
+	}
 	for i, p := range patterns {
 		if found&patternMasks[i] == 0 {
 			continue
@@ -120,10 +123,14 @@ func gather(es []entry, lines, kernel []report.Line, unit, program string) evide
 	ev := evidence{lines: map[string]decision{}, pids: map[int]bool{}, n: len(es)}
 	skip := make([]bool, len(es))
 	cs := chains(es, tracebacks(es))
+	// What survived and onlyTail look for after each traceback, found once
+	// for all of them: a log of a thousand tracebacks costs no more than
+	// one of a few.
+	access, tail := lastAccess(es), tailStart(es)
 	var fatal, partial *chain
 	for k := range cs {
 		c := &cs[k]
-		if survived(es, *c) {
+		if survived(es, *c, access) {
 			for i := c.start(); i < c.end(); i++ {
 				skip[i] = true
 			}
@@ -134,7 +141,7 @@ func gather(es []entry, lines, kernel []report.Line, unit, program string) evide
 		}
 		if c.blocks[len(c.blocks)-1].exc.Type != "" {
 			fatal = c
-		} else if onlyTail(es, c.end()) && hasFrame(es, *c) {
+		} else if c.end() >= tail && hasFrame(es, *c) {
 			partial = c
 		}
 	}
@@ -156,9 +163,12 @@ func gather(es []entry, lines, kernel []report.Line, unit, program string) evide
 			}
 		}
 	}
+	lastPid := 0
 	for i, e := range es {
-		if e.record && e.pid > 0 && len(ev.pids) < 1000 {
+		if e.record && e.pid > 0 && e.pid != lastPid && len(ev.pids) < 1000 {
+			// A server's records mostly carry the pid of the one before.
 			ev.pids[e.pid] = true
+			lastPid = e.pid
 		}
 		if skip[i] || e.text == "" {
 			continue
@@ -193,20 +203,19 @@ func hasFrame(es []entry, c chain) bool {
 	return false
 }
 
-// onlyTail says nothing but systemd's and a shell's lines follow entry i:
-// the run ended there.
-func onlyTail(es []entry, i int) bool {
-	for ; i < len(es); i++ {
-		t := strings.TrimSpace(es[i].text)
-		if t == "" {
-			continue
-		}
-		if strings.Contains(t, ".service") || strings.HasPrefix(t, "Main process exited") || strings.HasPrefix(t, "Failed with result") || shellStatus(t) != "" {
-			continue
-		}
-		return false
+// tailStart is where the run's last lines start that are only systemd's
+// and a shell's: nothing else follows an entry at or after it, the run
+// ended there.
+func tailStart(es []entry) int {
+	i := len(es)
+	for i > 0 && tailLine(strings.TrimSpace(es[i-1].text)) {
+		i--
 	}
-	return true
+	return i
+}
+
+func tailLine(t string) bool {
+	return t == "" || strings.Contains(t, ".service") || strings.HasPrefix(t, "Main process exited") || strings.HasPrefix(t, "Failed with result") || shellStatus(t) != ""
 }
 
 // programMatch says the kernel's process name (comm, cut at 15 bytes) is

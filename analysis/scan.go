@@ -33,7 +33,7 @@ const maxWords = 64
 
 // maxStride bounds the pairs in an anchor: more skip more of the text and
 // put commoner pairs in the anchors.
-const maxStride = 4
+const maxStride = 5
 
 // newWords builds the set. Every word is at least two bytes long; with
 // fold, it is lowercase ASCII.

@@ -106,3 +106,64 @@ func TestMayBeCompose(t *testing.T) {
 		}
 	}
 }
+
+// TestExcParts: the hand-written reader of an exception line matches what
+// excRe matches, with the same type and message.
+func TestExcParts(t *testing.T) {
+	texts := []string{"", "K", "KeyError", "KeyError:", "KeyError: ", "KeyError: 'x'", "KeyError:x", "KeyError :x", "1Error: x",
+		"_x.y.z: m", "a.b: c\nd", "a.b: c\rd", "Err\u00e9: x", "Error: \xff", "odoo.service: Main process exited", "x::", "x: : y", ".x: y"}
+	public, _ := filepath.Glob("testdata/corpus/public/*.log")
+	for _, p := range public {
+		b, _ := os.ReadFile(p)
+		for _, l := range strings.Split(string(b), "\n") {
+			texts = append(texts, l, strings.TrimSpace(l))
+			if _, after, ok := strings.Cut(l, ": "); ok {
+				texts = append(texts, after)
+			}
+		}
+	}
+	for _, s := range texts {
+		typ, msg, ok := excParts(s)
+		m := excRe.FindStringSubmatch(s)
+		if ok != (m != nil) || ok && (typ != m[1] || msg != m[2]) {
+			t.Fatalf("excParts(%q) = %q, %q, %v; excRe finds %q", s, typ, msg, ok, m)
+		}
+	}
+}
+
+// TestHintsHoldEveryMatch: a pattern's (or a redaction rule's) hint words
+// are a prefilter, so every text its regexp matches must hold one of them;
+// otherwise the prefilter would hide a cause or leave a secret.
+func TestHintsHoldEveryMatch(t *testing.T) {
+	var texts []string
+	files, _ := filepath.Glob("testdata/corpus/*.log")
+	public, _ := filepath.Glob("testdata/corpus/public/*.log")
+	for _, p := range append(files, public...) {
+		b, _ := os.ReadFile(p)
+		for _, l := range strings.Split(string(b), "\n") {
+			texts = append(texts, strings.TrimSpace(l))
+		}
+	}
+	texts = append(texts, "PermissionError: [Errno 13] Permission denied: '/etc/odoo/odoo.conf'", "db_password = x", "Authorization: Basic x")
+	matched := 0
+	for _, s := range texts {
+		found, _ := lineWords.find(s)
+		for i, p := range patterns {
+			if p.re.MatchString(s) {
+				matched++
+				if found&patternMasks[i] == 0 {
+					t.Errorf("pattern %s/%s matches %q, which holds none of its hint %q", p.cause, p.kind, s, p.hint)
+				}
+			}
+		}
+		rf, ok := redactWords.find(s)
+		for i, r := range builtin {
+			if ok && r.re.MatchString(s) && rf&builtinMasks[i] == 0 {
+				t.Errorf("redaction rule %d matches %q, which holds none of its hint %q", i, s, r.hint)
+			}
+		}
+	}
+	if matched < 50 {
+		t.Fatalf("only %d matches in the corpus: the test proves little", matched)
+	}
+}

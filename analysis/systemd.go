@@ -115,7 +115,7 @@ func about(text, unit string) (string, bool) {
 		head = head[:i]
 	}
 	for _, u := range unitSuffixes {
-		if strings.HasSuffix(head, u) || strings.Contains(text, u+" ") {
+		if strings.HasSuffix(head, u) || strings.Contains(text, u) && strings.Contains(text, u+" ") {
 			return text, false
 		}
 	}
