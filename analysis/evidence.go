@@ -4,6 +4,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/odoo-notify/odoo-notify/report"
 )
@@ -119,7 +120,7 @@ func matchWords(text string, found uint64) (decision, bool) {
 
 var portRe = regexp.MustCompile(`running on [^\s]*:(\d{2,5})\b`)
 
-func gather(es []entry, lines, kernel []report.Line, unit, program string) evidence {
+func gather(es []entry, in Input) evidence {
 	ev := evidence{lines: map[string]decision{}, pids: map[int]bool{}, n: len(es)}
 	skip := make([]bool, len(es))
 	cs := chains(es, tracebacks(es))
@@ -187,8 +188,8 @@ func gather(es []entry, lines, kernel []report.Line, unit, program string) evide
 			ev.lines[d.cause] = d
 		}
 	}
-	ev.oom = oomOf(kernel, unit, program, ev.pids)
-	ev.errors = loggedErrors(es, lines, cs, fatal)
+	ev.oom = oomOf(in, ev.pids)
+	ev.errors = loggedErrors(es, in.Lines, cs, fatal)
 	return ev
 }
 
@@ -216,6 +217,28 @@ func tailStart(es []entry) int {
 
 func tailLine(t string) bool {
 	return t == "" || strings.Contains(t, ".service") || strings.HasPrefix(t, "Main process exited") || strings.HasPrefix(t, "Failed with result") || shellStatus(t) != ""
+}
+
+// oomBefore and oomAfter are how far the kernel's time for an OOM kill may lie outside
+// the run's: the kill comes before systemd sees the exit, but journald may
+// read the kernel's lines late on a host short of memory.
+const (
+	oomBefore = 1 * time.Second
+	oomAfter  = 10 * time.Second
+)
+
+// inRun says t falls inside the run from started to exited; an unknown
+// time (zero) does not say otherwise.
+func inRun(t, started, exited time.Time) bool {
+	switch {
+	case t.IsZero():
+		return true
+	case !started.IsZero() && t.Before(started.Add(-oomBefore)):
+		return false
+	case !exited.IsZero() && t.After(exited.Add(oomAfter)):
+		return false
+	}
+	return true
 }
 
 // programMatch says the kernel's process name (comm, cut at 15 bytes) is
@@ -255,11 +278,14 @@ var (
 // oomOf finds the kernel's OOM kill of one of the unit's processes: by its
 // cgroup where the kernel names it, else by a PID seen in the run's lines,
 // else, as a last resort, by a process name that is the unit's main
-// program's (Odoo's python3 or odoo when the program is not known).
-func oomOf(kernel []report.Line, unit, program string, pids map[int]bool) oomEvidence {
+// program's (Odoo's python3 or odoo when the program is not known) at a
+// time inside the run: another python3 killed before the run started, or
+// after it ended, was not the unit's.
+func oomOf(in Input, pids map[int]bool) oomEvidence {
+	unit, program := in.Unit, in.Program
 	memcg := map[string]string{}
 	var out oomEvidence
-	for _, l := range kernel {
+	for _, l := range in.Kernel {
 		s := l.Message
 		if len(s) > maxPiece {
 			s = s[:maxPiece]
@@ -284,7 +310,7 @@ func oomOf(kernel []report.Line, unit, program string, pids map[int]bool) oomEvi
 		case pids[pid]:
 			ours = true
 		case !named:
-			ours = programMatch(m[2], program)
+			ours = programMatch(m[2], program) && inRun(l.Time, in.Started, in.Exited)
 		}
 		if !ours {
 			continue
