@@ -80,7 +80,7 @@ func (x *Redactor) Redact(s string) string {
 	}
 	found, ok := redactWords.find(s)
 	if !ok {
-		// Outside ASCII, Unicode's lowercase decides, as (?i) does.
+		// The Kelvin sign or İ: Unicode's lowercase decides, as before.
 		lower := strings.ToLower(s)
 		for i, r := range builtin {
 			if containsAny(lower, r.hint) {

@@ -96,10 +96,12 @@ func commonness(a, b byte) int {
 }
 
 // find returns the words s holds, bit i for list[i]. ok is false when a
-// folded set meets a byte outside ASCII: Unicode's case rules (the Kelvin
-// sign lowercases to k) are then the caller's to apply.
+// folded set meets one of the two characters that Unicode lowercases to
+// ASCII (the Kelvin sign to k, İ to i): strings.ToLower's rules are then
+// the caller's to apply. Any other byte outside ASCII lowercases to a
+// byte outside ASCII, which no word holds.
 func (w *words) find(s string) (found uint64, ok bool) {
-	if w.fold && !isASCII(s) {
+	if w.fold && !isASCII(s) && (strings.Contains(s, "\u212a") || strings.Contains(s, "\u0130")) {
 		return 0, false
 	}
 	for i := 1; i < len(s); i += w.stride {
