@@ -124,9 +124,9 @@ func gather(es []entry, in Input) evidence {
 	ev := evidence{lines: map[string]decision{}, pids: map[int]bool{}, n: len(es)}
 	skip := make([]bool, len(es))
 	cs := chains(es, tracebacks(es))
-	// What survived and onlyTail look for after each traceback, found once
-	// for all of them: a log of a thousand tracebacks costs no more than
-	// one of a few.
+	// The last access line (which says the server went on) and where the
+	// run's closing systemd lines start, found once for all tracebacks: a
+	// log of a thousand tracebacks costs no more than one of a few.
 	access, tail := lastAccess(es), tailStart(es)
 	var fatal, partial *chain
 	for k := range cs {
