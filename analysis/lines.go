@@ -389,11 +389,11 @@ func parseRecord(s string) (entry, bool) {
 		}
 		n = n*10 + int(pid[i]-'0')
 	}
-	level, rest, ok := shortWord(rest, len("CRITICAL"))
-	if !ok || !isLevel(level) {
+	name, rest, ok := shortWord(rest, len("CRITICAL"))
+	if !ok || !isLevel(name) {
 		return entry{}, false
 	}
-	return parseLevel(level, rest, n, stamp)
+	return parseLevel(name, rest, n, stamp)
 }
 
 // shortWord cuts s at its first space when that is within max bytes.
