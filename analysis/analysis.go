@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"math"
 	"strings"
+	"time"
 
 	"github.com/odoo-notify/odoo-notify/report"
 )
@@ -67,6 +68,10 @@ type Input struct {
 	Lines []report.Line
 	// Kernel are the kernel's lines around the exit (_TRANSPORT=kernel).
 	Kernel []report.Line
+	// Started and Exited bound the run, zero when unknown: an OOM kill
+	// that names the unit's program but neither its cgroup nor one of its
+	// pids counts only inside them.
+	Started, Exited time.Time
 	// Crashes are the earlier failed runs.
 	Crashes  []report.Crash
 	Settings Settings
@@ -95,7 +100,7 @@ func Analyze(in Input) Result {
 	es := normalize(in.Lines)
 	facts := systemdFacts(es, in.Unit)
 	in = withFacts(in, facts)
-	ev := gather(es, in.Lines, in.Kernel, in.Unit, in.Program)
+	ev := gather(es, in)
 	ev.facts = facts
 	if facts.oomd != "" && !ev.oom.ours {
 		ev.oom = oomEvidence{ours: true, line: facts.oomd}

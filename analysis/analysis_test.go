@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/odoo-notify/odoo-notify/analysis"
 	"github.com/odoo-notify/odoo-notify/internal/corpus"
@@ -133,6 +134,45 @@ func TestKernelOOMMatchesTheUnit(t *testing.T) {
 			}
 			if got := analysis.Analyze(in).Cause; got != tt.cause {
 				t.Errorf("cause = %q, want %q", got, tt.cause)
+			}
+		})
+	}
+}
+
+// TestKernelOOMByNameOnlyInsideTheRun: a kill that names the unit's
+// program but neither its cgroup nor one of its pids is the unit's only
+// when the kernel logged it while the run ran; a python3 killed before the
+// run started (another Odoo, an earlier run) or after it ended is not
+// blamed for this run's SIGKILL.
+func TestKernelOOMByNameOnlyInsideTheRun(t *testing.T) {
+	started := time.Date(2026, 11, 25, 10, 0, 0, 0, time.UTC)
+	exited := started.Add(90 * time.Second)
+	byName := "Out of memory: Killed process 5555 (python3) total-vm:1kB, anon-rss:4194304kB, file-rss:0kB, shmem-rss:0kB, UID:105 pgtables:1kB oom_score_adj:0"
+	byPid := "Out of memory: Killed process 1234 (python3) total-vm:1kB, anon-rss:4194304kB, file-rss:0kB, shmem-rss:0kB, UID:105 pgtables:1kB oom_score_adj:0"
+	for _, tt := range []struct {
+		name             string
+		line             string
+		at               time.Time
+		started, exited  time.Time
+		cause            string
+		summaryHoldsProc string
+	}{
+		{"inside the run", byName, started.Add(80 * time.Second), started, exited, "oom-kill", "5555 python3"},
+		{"as systemd saw the exit", byName, exited.Add(2 * time.Second), started, exited, "oom-kill", "5555 python3"},
+		{"three minutes before the run started", byName, started.Add(-3 * time.Minute), started, exited, "signal", ""},
+		{"a minute after the run ended", byName, exited.Add(time.Minute), started, exited, "signal", ""},
+		{"before the run, start unknown", byName, started.Add(-3 * time.Minute), time.Time{}, exited, "oom-kill", "5555 python3"},
+		{"the kernel's time unknown", byName, time.Time{}, started, exited, "oom-kill", "5555 python3"},
+		{"a pid of the run's own lines, whatever the time", byPid, started.Add(-3 * time.Minute), started, exited, "oom-kill", "1234 python3"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			in := analysis.Input{Unit: "odoo.service", Result: "signal", ExitCode: "killed", ExitStatus: "KILL",
+				Started: tt.started, Exited: tt.exited,
+				Lines:  lines("2026-11-25 10:01:00,000 1234 INFO prod odoo.addons.base.models.ir_cron: Starting job"),
+				Kernel: []report.Line{{Time: tt.at, Message: tt.line}}}
+			res := analysis.Analyze(in)
+			if res.Cause != tt.cause || !strings.Contains(res.Summary, tt.summaryHoldsProc) {
+				t.Errorf("cause %q, summary %q; want %q naming %q", res.Cause, res.Summary, tt.cause, tt.summaryHoldsProc)
 			}
 		})
 	}

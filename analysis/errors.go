@@ -56,7 +56,7 @@ func loggedErrors(es []entry, lines []report.Line, cs []chain, fatal *chain) []r
 		add(last.Type, last.Message, ctx, entryTime(es[at], lines), c == fatal)
 	}
 	for i, e := range es {
-		if !e.record || inChain[i] || (e.level != "ERROR" && e.level != "CRITICAL") || e.text == "" {
+		if !e.record || inChain[i] || (e.level != levelError && e.level != levelCritical) || e.text == "" {
 			continue
 		}
 		add(e.logger, e.text, context(e), entryTime(e, lines), false)

@@ -4,6 +4,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/odoo-notify/odoo-notify/report"
 )
@@ -46,7 +47,7 @@ type pattern struct {
 	cause, kind string
 	re          *regexp.Regexp
 	// hint lists substrings ("a|b"), one of which every match holds, so
-	// most lines cost a few strings.Contains and no regexp.
+	// most lines cost one pass of lineWords and no regexp.
 	hint string
 }
 
@@ -60,7 +61,7 @@ var patterns = []pattern{
 	{CauseConfigError, "addons", regexp.MustCompile(`is not a valid addons directory|addons.?path.*(?:does not exist|no such directory|not a directory)`), "addons"},
 	{CauseConfigError, "option", regexp.MustCompile(`error: option -{1,2}[\w-]+: .+|error: unrecognized (?:arguments|parameters): .+|invalid (?:integer|choice|float) value`), "error: option|error: unrecognized|invalid integer|invalid choice|invalid float"},
 	{CauseConfigError, "file", regexp.MustCompile(`MissingSectionHeaderError|File contains no section headers|ParsingError: Source contains parsing errors|Duplicate(?:Option|Section)Error`), "MissingSectionHeader|no section headers|ParsingError|DuplicateOption|DuplicateSection"},
-	{CauseConfigError, "file", regexp.MustCompile(`(?:PermissionError|FileNotFoundError|IOError|IsADirectoryError): \[Errno \d+\] [^:]+: '[^']*(?:\.conf|\.cfg|odoorc)'`), ".conf'|.cfg'|odoorc'"},
+	{CauseConfigError, "file", regexp.MustCompile(`(?:PermissionError|FileNotFoundError|IOError|IsADirectoryError): \[Errno \d+\] [^:]+: '[^']*(?:\.conf|\.cfg|odoorc)'`), "Error: [Errno "},
 
 	{CauseDBUnreachable, "host", regexp.MustCompile(`could not translate host name "[^"]*" to address.*`), "translate host"},
 	{CauseDBUnreachable, "no-db", regexp.MustCompile(`database "[^"]*" does not exist`), "does not exist"},
@@ -75,10 +76,39 @@ var patterns = []pattern{
 	{CauseWorkerTimeout, "memory", regexp.MustCompile(`(?:virtual memory|[Ss]erver memory|memory) limit(?: \(\d+\))? (?:reached|exceeded)|^MemoryError\b`), "emory limit|MemoryError"},
 }
 
+// lineWords holds every pattern's hint words and "running on", the start
+// of Odoo's line that names its port.
+var lineWords *words
+
+// patternMasks are each pattern's hint words in lineWords; runningOn is
+// "running on"'s.
+var (
+	patternMasks []uint64
+	runningOn    uint64
+)
+
+func init() {
+	var list []string
+	for _, p := range patterns {
+		patternMasks = append(patternMasks, mask(&list, p.hint))
+	}
+	runningOn = mask(&list, "running on")
+	lineWords = newWords(list, false)
+}
+
 // match returns the first pattern that matches text.
 func match(text string) (decision, bool) {
-	for _, p := range patterns {
-		if !containsAny(text, p.hint) {
+	found, _ := lineWords.find(text)
+	return matchWords(text, found)
+}
+
+// matchWords is match for a text whose lineWords are known.
+func matchWords(text string, found uint64) (decision, bool) {
+	if found == 0 {
+		return decision{}, false
+	}
+	for i, p := range patterns {
+		if found&patternMasks[i] == 0 {
 			continue
 		}
 		if loc := p.re.FindStringIndex(text); loc != nil {
@@ -90,14 +120,18 @@ func match(text string) (decision, bool) {
 
 var portRe = regexp.MustCompile(`running on [^\s]*:(\d{2,5})\b`)
 
-func gather(es []entry, lines, kernel []report.Line, unit, program string) evidence {
+func gather(es []entry, in Input) evidence {
 	ev := evidence{lines: map[string]decision{}, pids: map[int]bool{}, n: len(es)}
 	skip := make([]bool, len(es))
 	cs := chains(es, tracebacks(es))
+	// The last access line (which says the server went on) and where the
+	// run's closing systemd lines start, found once for all tracebacks: a
+	// log of a thousand tracebacks costs no more than one of a few.
+	access, tail := lastAccess(es), tailStart(es)
 	var fatal, partial *chain
 	for k := range cs {
 		c := &cs[k]
-		if survived(es, *c) {
+		if survived(es, *c, access) {
 			for i := c.start(); i < c.end(); i++ {
 				skip[i] = true
 			}
@@ -108,7 +142,7 @@ func gather(es []entry, lines, kernel []report.Line, unit, program string) evide
 		}
 		if c.blocks[len(c.blocks)-1].exc.Type != "" {
 			fatal = c
-		} else if onlyTail(es, c.end()) && hasFrame(es, *c) {
+		} else if c.end() >= tail && hasFrame(es, *c) {
 			partial = c
 		}
 	}
@@ -130,25 +164,32 @@ func gather(es []entry, lines, kernel []report.Line, unit, program string) evide
 			}
 		}
 	}
+	lastPid := 0
 	for i, e := range es {
-		if e.record && e.pid > 0 && len(ev.pids) < 1000 {
+		if e.record && e.pid > 0 && e.pid != lastPid && len(ev.pids) < 1000 {
+			// A server's records mostly carry the pid of the one before.
 			ev.pids[e.pid] = true
+			lastPid = e.pid
 		}
 		if skip[i] || e.text == "" {
 			continue
 		}
-		if strings.Contains(e.text, "running on") {
+		// One pass finds every word of interest; the words of "running
+		// on" are the same in the trimmed text.
+		t := strings.TrimSpace(e.text)
+		found, _ := lineWords.find(t)
+		if found&runningOn != 0 {
 			if m := portRe.FindStringSubmatch(e.text); m != nil {
 				ev.port = m[1]
 			}
 		}
-		if d, ok := match(strings.TrimSpace(e.text)); ok {
+		if d, ok := matchWords(t, found); ok {
 			d.at = i
 			ev.lines[d.cause] = d
 		}
 	}
-	ev.oom = oomOf(kernel, unit, program, ev.pids)
-	ev.errors = loggedErrors(es, lines, cs, fatal)
+	ev.oom = oomOf(in, ev.pids)
+	ev.errors = loggedErrors(es, in.Lines, cs, fatal)
 	return ev
 }
 
@@ -163,17 +204,38 @@ func hasFrame(es []entry, c chain) bool {
 	return false
 }
 
-// onlyTail says nothing but systemd's and a shell's lines follow entry i:
-// the run ended there.
-func onlyTail(es []entry, i int) bool {
-	for ; i < len(es); i++ {
-		t := strings.TrimSpace(es[i].text)
-		if t == "" {
-			continue
-		}
-		if strings.Contains(t, ".service") || strings.HasPrefix(t, "Main process exited") || strings.HasPrefix(t, "Failed with result") || shellStatus(t) != "" {
-			continue
-		}
+// tailStart is where the run's last lines start that are only systemd's
+// and a shell's: nothing else follows an entry at or after it, the run
+// ended there.
+func tailStart(es []entry) int {
+	i := len(es)
+	for i > 0 && tailLine(strings.TrimSpace(es[i-1].text)) {
+		i--
+	}
+	return i
+}
+
+func tailLine(t string) bool {
+	return t == "" || strings.Contains(t, ".service") || strings.HasPrefix(t, "Main process exited") || strings.HasPrefix(t, "Failed with result") || shellStatus(t) != ""
+}
+
+// oomBefore and oomAfter are how far the kernel's time for an OOM kill may lie outside
+// the run's: the kill comes before systemd sees the exit, but journald may
+// read the kernel's lines late on a host short of memory.
+const (
+	oomBefore = 1 * time.Second
+	oomAfter  = 10 * time.Second
+)
+
+// inRun says t falls inside the run from started to exited; an unknown
+// time (zero) does not say otherwise.
+func inRun(t, started, exited time.Time) bool {
+	switch {
+	case t.IsZero():
+		return true
+	case !started.IsZero() && t.Before(started.Add(-oomBefore)):
+		return false
+	case !exited.IsZero() && t.After(exited.Add(oomAfter)):
 		return false
 	}
 	return true
@@ -216,11 +278,14 @@ var (
 // oomOf finds the kernel's OOM kill of one of the unit's processes: by its
 // cgroup where the kernel names it, else by a PID seen in the run's lines,
 // else, as a last resort, by a process name that is the unit's main
-// program's (Odoo's python3 or odoo when the program is not known).
-func oomOf(kernel []report.Line, unit, program string, pids map[int]bool) oomEvidence {
+// program's (Odoo's python3 or odoo when the program is not known) at a
+// time inside the run: another python3 killed before the run started, or
+// after it ended, was not the unit's.
+func oomOf(in Input, pids map[int]bool) oomEvidence {
+	unit, program := in.Unit, in.Program
 	memcg := map[string]string{}
 	var out oomEvidence
-	for _, l := range kernel {
+	for _, l := range in.Kernel {
 		s := l.Message
 		if len(s) > maxPiece {
 			s = s[:maxPiece]
@@ -245,7 +310,7 @@ func oomOf(kernel []report.Line, unit, program string, pids map[int]bool) oomEvi
 		case pids[pid]:
 			ours = true
 		case !named:
-			ours = programMatch(m[2], program)
+			ours = programMatch(m[2], program) && inRun(l.Time, in.Started, in.Exited)
 		}
 		if !ours {
 			continue

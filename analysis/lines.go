@@ -26,17 +26,48 @@ const (
 // entry is one line of the failed run after prefixes (docker-compose,
 // syslog, journalctl) were removed and syslog's #012 folding undone.
 type entry struct {
-	text string
+	text   string
+	logger string
+	// stamp is Odoo's own "2006-01-02 15:04:05" when the record carried
+	// one.
+	stamp string
+	pid   int
+	// line is the index of the input line the entry came from.
+	line int32
 	// record says the line starts an Odoo log record; level and logger are
 	// then set.
 	record bool
-	level  string
-	logger string
-	pid    int
-	// line is the index of the input line the entry came from; stamp is
-	// Odoo's own "2006-01-02 15:04:05" when the record carried one.
-	line  int32
-	stamp string
+	level  level
+}
+
+// level is a record's level among those the analysis tells apart; any
+// other name is levelOther. A byte, not a string: the run's entries are
+// most of the analysis's memory.
+type level uint8
+
+const (
+	levelOther level = iota
+	levelInfo
+	levelWarning
+	levelWarn
+	levelError
+	levelCritical
+)
+
+func levelOf(name string) level {
+	switch name {
+	case "INFO":
+		return levelInfo
+	case "WARNING":
+		return levelWarning
+	case "WARN":
+		return levelWarn
+	case "ERROR":
+		return levelError
+	case "CRITICAL":
+		return levelCritical
+	}
+	return levelOther
 }
 
 var (
@@ -289,12 +320,23 @@ func catalogLine(s string) bool {
 	return strings.HasPrefix(s, "░░") || strings.HasPrefix(s, "-- ")
 }
 
-// mayBeCompose is a cheap test that keeps most lines away from the regexp.
+// mayBeCompose is a cheap test that keeps most lines away from the regexp:
+// " |" in the first 80 bytes. It looks for the rare '|', not the space.
 func mayBeCompose(s string) bool {
 	if len(s) > 80 {
 		s = s[:80]
 	}
-	return strings.Contains(s, " |")
+	for i := 1; i < len(s); i++ {
+		k := strings.IndexByte(s[i:], '|')
+		if k < 0 {
+			return false
+		}
+		i += k
+		if s[i-1] == ' ' {
+			return true
+		}
+	}
+	return false
 }
 
 func parseEntry(s string) entry {
@@ -308,7 +350,7 @@ func parseEntry(s string) entry {
 	}
 	if strings.HasPrefix(s, "Odoo Server ") {
 		if m := odooSyslogRe.FindStringSubmatchIndex(s); m != nil {
-			return entry{text: s[m[1]:], record: true, level: s[m[4]:m[5]], logger: s[m[6]:m[7]]}
+			return entry{text: s[m[1]:], record: true, level: levelOf(s[m[4]:m[5]]), logger: s[m[6]:m[7]]}
 		}
 	}
 	return entry{text: s}
@@ -330,8 +372,10 @@ func parseRecord(s string) (entry, bool) {
 		}
 		s = s[i+1:]
 	}
-	pid, rest, ok := strings.Cut(s, " ")
-	if !ok || pid == "" || len(pid) > 10 {
+	// The pid and the level are short: a word of at most 10 bytes before
+	// a space, found without scanning the whole line.
+	pid, rest, ok := shortWord(s, 10)
+	if !ok || pid == "" {
 		return entry{}, false
 	}
 	if isLevel(pid) && pid != "?" {
@@ -345,30 +389,43 @@ func parseRecord(s string) (entry, bool) {
 		}
 		n = n*10 + int(pid[i]-'0')
 	}
-	level, rest, ok := strings.Cut(rest, " ")
-	if !ok || !isLevel(level) {
+	name, rest, ok := shortWord(rest, len("CRITICAL"))
+	if !ok || !isLevel(name) {
 		return entry{}, false
 	}
-	return parseLevel(level, rest, n, stamp)
+	return parseLevel(name, rest, n, stamp)
+}
+
+// shortWord cuts s at its first space when that is within max bytes.
+func shortWord(s string, max int) (word, rest string, ok bool) {
+	for i := 0; i < len(s) && i <= max; i++ {
+		if s[i] == ' ' {
+			return s[:i], s[i+1:], true
+		}
+	}
+	return "", "", false
 }
 
 // parseLevel reads "db logger: msg" after the level.
-func parseLevel(level, rest string, pid int, stamp string) (entry, bool) {
+func parseLevel(name, rest string, pid int, stamp string) (entry, bool) {
 	_, rest, ok := strings.Cut(rest, " ") // the database, "?" when none
 	if !ok {
 		return entry{}, false
 	}
-	logger, msg, ok := strings.Cut(rest, ":")
-	if !ok || logger == "" {
-		return entry{}, false
-	}
-	for i := 0; i < len(logger); i++ {
-		c := logger[i]
+	// The logger's name runs to the first ':', every byte of it a name's.
+	i := 0
+	for i < len(rest) && rest[i] != ':' {
+		c := rest[i]
 		if !(c == '.' || c == '_' || c == '-' || c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z') {
 			return entry{}, false
 		}
+		i++
 	}
-	return entry{text: strings.TrimPrefix(msg, " "), record: true, pid: pid, level: level, logger: logger, stamp: stamp}, true
+	if i == 0 || i == len(rest) {
+		return entry{}, false
+	}
+	logger, msg := rest[:i], rest[i+1:]
+	return entry{text: strings.TrimPrefix(msg, " "), record: true, pid: pid, level: levelOf(name), logger: logger, stamp: stamp}, true
 }
 
 func isLevel(s string) bool {
@@ -409,8 +466,33 @@ const tracebackHeader = "Traceback (most recent call last):"
 var frameRe = regexp.MustCompile(`^\s+File "([^"]*)", line (\d+), in (.*)$`)
 
 // excRe is an exception line: "psycopg2.OperationalError: text", "KeyError",
-// "OSError: [Errno 98] Address already in use".
+// "OSError: [Errno 98] Address already in use". excParts reads it by hand:
+// every line of a traceback is tried.
 var excRe = regexp.MustCompile(`^([A-Za-z_][\w.]*)(?::(?: (.*))?)?$`)
+
+// excParts is excRe's match: the exception's type and message.
+func excParts(s string) (typ, msg string, ok bool) {
+	if s == "" || !(isWordByte(s[0]) && (s[0] < '0' || s[0] > '9')) {
+		return "", "", false
+	}
+	i := 1
+	for i < len(s) && (isWordByte(s[i]) || s[i] == '.') {
+		i++
+	}
+	typ, rest := s[:i], s[i:]
+	switch {
+	case rest == "" || rest == ":":
+		return typ, "", true
+	case len(rest) >= 2 && rest[0] == ':' && rest[1] == ' ' && strings.IndexByte(rest, '\n') < 0:
+		return typ, rest[2:], true
+	}
+	return "", "", false
+}
+
+// isWordByte is regexp's \w: ASCII letters, digits and '_'.
+func isWordByte(c byte) bool {
+	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_'
+}
 
 // isFrame says s is a frame line; one cut inside its file name (systemctl
 // status cuts lines at the terminal's width) still counts.
@@ -473,8 +555,8 @@ func tracebacks(es []entry) []block {
 		}
 		if i < len(es) && !es[i].record && strings.TrimSpace(es[i].text) != tracebackHeader {
 			line := strings.TrimSpace(es[i].text)
-			if m := excRe.FindStringSubmatch(line); m != nil {
-				b.exc.Type, b.exc.Message = m[1], m[2]
+			if typ, msg, ok := excParts(line); ok {
+				b.exc.Type, b.exc.Message = typ, msg
 			} else if j := strings.Index(line, ": "); j > 0 && j < 200 {
 				b.exc.Type, b.exc.Message = line[:j], line[j+2:]
 			} else if line != "" {
@@ -513,12 +595,12 @@ func tracebacks(es []entry) []block {
 // "psycopg2.OperationalError: ..." or "KeyError", and not as systemd's
 // "odoo.service: Main process exited, ...".
 func looksLikeException(s string) bool {
-	m := excRe.FindStringSubmatch(strings.TrimSpace(s))
-	if m == nil {
+	typ, _, ok := excParts(strings.TrimSpace(s))
+	if !ok {
 		return false
 	}
 	for _, u := range []string{".service", ".socket", ".timer", ".scope", ".slice", ".mount", ".target"} {
-		if strings.HasSuffix(m[1], u) {
+		if strings.HasSuffix(typ, u) {
 			return false
 		}
 	}
@@ -557,7 +639,7 @@ func chains(es []entry, bs []block) []chain {
 		// INFO line is Python's own, printed for an uncaught exception.
 		if s := c.start(); s > 0 && es[s-1].record {
 			switch es[s-1].level {
-			case "ERROR", "CRITICAL", "WARNING", "WARN":
+			case levelError, levelCritical, levelWarning, levelWarn:
 				c.record = s - 1
 			}
 		}
@@ -573,8 +655,9 @@ var requestLoggers = []string{"odoo.http", "werkzeug", "odoo.addons.base.models.
 var requestPhrases = []string{"request handling", "during request", "Error on request", "rendering", "Call from cron", "Exception in cron", "cron job"}
 
 // survived says the server went on after the traceback: it was logged for a
-// web request or a cron job, or requests were served after it.
-func survived(es []entry, c chain) bool {
+// web request or a cron job, or requests were served after it (lastAccess
+// is the last access line's index).
+func survived(es []entry, c chain, lastAccess int) bool {
 	if c.record >= 0 {
 		r := es[c.record]
 		for _, l := range requestLoggers {
@@ -596,12 +679,18 @@ func survived(es []entry, c chain) bool {
 		}
 	}
 	// Requests served after it: werkzeug's access lines.
-	for i := c.end(); i < len(es); i++ {
-		if es[i].record && es[i].logger == "werkzeug" && es[i].level == "INFO" && strings.Contains(es[i].text, `HTTP/1.`) {
-			return true
+	return lastAccess >= c.end()
+}
+
+// lastAccess is the index of the run's last werkzeug access line, -1 when
+// there is none.
+func lastAccess(es []entry) int {
+	for i := len(es) - 1; i >= 0; i-- {
+		if es[i].record && es[i].logger == "werkzeug" && es[i].level == levelInfo && strings.Contains(es[i].text, `HTTP/1.`) {
+			return i
 		}
 	}
-	return false
+	return -1
 }
 
 // exception builds the report's exception from a chain: the raised

@@ -36,6 +36,24 @@ var builtin = []rule{
 	{regexp.MustCompile(`(https://hooks\.slack\.com/)\S+`), "hooks.slack.com", ""},
 }
 
+// redactWords holds every rule's hint words, found in any case;
+// builtinMasks are each rule's.
+var (
+	redactWords  *words
+	builtinMasks []uint64
+)
+
+func init() {
+	var list []string
+	for i := range builtin {
+		builtinMasks = append(builtinMasks, mask(&list, builtin[i].hint))
+		if builtin[i].repl == "" {
+			builtin[i].repl = "${1}" + Redacted
+		}
+	}
+	redactWords = newWords(list, true)
+}
+
 // Redactor removes secrets from report text before it leaves the host.
 type Redactor struct {
 	extra []*regexp.Regexp
@@ -60,16 +78,20 @@ func (x *Redactor) Redact(s string) string {
 	if s == "" {
 		return s
 	}
-	lower := strings.ToLower(s)
-	for _, r := range builtin {
-		if !containsAny(lower, r.hint) {
-			continue
+	found, ok := redactWords.find(s)
+	if !ok {
+		// The Kelvin sign or İ: Unicode's lowercase decides, as before.
+		lower := strings.ToLower(s)
+		for i, r := range builtin {
+			if containsAny(lower, r.hint) {
+				found |= builtinMasks[i]
+			}
 		}
-		repl := r.repl
-		if repl == "" {
-			repl = "${1}" + Redacted
+	}
+	for i, r := range builtin {
+		if found&builtinMasks[i] != 0 {
+			s = r.re.ReplaceAllString(s, r.repl)
 		}
-		s = r.re.ReplaceAllString(s, repl)
 	}
 	if x != nil {
 		for _, re := range x.extra {

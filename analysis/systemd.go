@@ -115,7 +115,7 @@ func about(text, unit string) (string, bool) {
 		head = head[:i]
 	}
 	for _, u := range unitSuffixes {
-		if strings.HasSuffix(head, u) || strings.Contains(text, u+" ") {
+		if strings.HasSuffix(head, u) || strings.Contains(text, u) && strings.Contains(text, u+" ") {
 			return text, false
 		}
 	}
@@ -246,8 +246,12 @@ func shellStatus(t string) string {
 			}
 		}
 	}
-	for _, w := range []string{"Segmentation fault", "Killed", "Aborted", "Bus error", "Illegal instruction"} {
-		if s == w || s == w+" (core dumped)" || strings.HasPrefix(s, w+"  ") || strings.HasPrefix(s, w+" (core dumped)  ") {
+	for _, w := range shellWords {
+		rest, ok := strings.CutPrefix(s, w)
+		if !ok {
+			continue
+		}
+		if rest == "" || rest == " (core dumped)" || strings.HasPrefix(rest, "  ") || strings.HasPrefix(rest, " (core dumped)  ") {
 			if strings.Contains(s, "(core dumped)") {
 				return w + " (core dumped)"
 			}
@@ -256,6 +260,8 @@ func shellStatus(t string) string {
 	}
 	return ""
 }
+
+var shellWords = []string{"Segmentation fault", "Killed", "Aborted", "Bus error", "Illegal instruction"}
 
 // shellSignal maps a shell's words to systemd's code and status.
 func shellSignal(sh string) (code, status string) {

@@ -30,6 +30,7 @@ func (a *app) analyze(ctx context.Context, rep *report.Report, j *journal.Journa
 	in := analysis.Input{
 		Unit: unit, Result: rep.Result, ExitCode: rep.ExitCode, ExitStatus: rep.ExitStatus,
 		NRestarts: rep.NRestarts, StartLimitHit: rep.StartLimitHit, Lines: rep.Lines, Crashes: rep.Crashes,
+		Started: rep.StartedAt, Exited: rep.ExitedAt,
 	}
 
 	in.Settings.MemoryMax = st.MemoryMax
@@ -170,7 +171,7 @@ func (a *app) causesOf(unit string, crashes []report.Crash, j *journal.Journal, 
 		}
 		c.Cause = analysis.Analyze(analysis.Input{
 			Unit: unit, Result: c.Result, ExitCode: c.ExitCode, ExitStatus: c.ExitStatus,
-			Lines: withoutStartLimit(lines), Kernel: near,
+			Lines: withoutStartLimit(lines), Kernel: near, Exited: c.Time,
 		}).Cause
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"os"
 	"strings"
 	"testing"
@@ -218,6 +219,53 @@ func TestOdooConfFromUnitConfig(t *testing.T) {
 	}
 	if strings.Contains(out+errOut, "Sup3rS3cret!") || strings.Contains(out+errOut, "hunter2") {
 		t.Errorf("a password from odoo.conf got out:\n%s\n%s", out, errOut)
+	}
+}
+
+// TestKernelOOMBeforeTheRunIsNotBlamed: the kernel killed a python3 three
+// minutes before the failed run started (another Odoo on the host); the
+// run's own SIGKILL is then a signal, not this run's OOM kill. The same
+// kill inside the run is.
+func TestKernelOOMBeforeTheRunIsNotBlamed(t *testing.T) {
+	cfg := writeFile(t, t.TempDir(), "config.toml", "[general]\nhostname = \"erp1\"\n")
+	oom := entry{"_TRANSPORT": "kernel", "SYSLOG_IDENTIFIER": "kernel", "PRIORITY": "3", "MESSAGE": "Out of memory: Killed process 5555 (python3) total-vm:4623100kB, anon-rss:4089000kB, file-rss:2048kB, shmem-rss:0kB, UID:105 pgtables:8120kB oom_score_adj:0"}
+	run := []entry{
+		systemdLine(failedRun, "Started odoo.service - Odoo.", "MESSAGE_ID", "39f53479d3a045ac8e11786248231fbf"),
+		odooLine(failedRun, "2026-11-25 10:00:01,000 42 INFO prod odoo.addons.base.models.ir_cron: Starting job `Mail: Email Queue Manager`."),
+		systemdLine(failedRun, "odoo.service: Main process exited, code=killed, status=9/KILL", "MESSAGE_ID", "98e322203f7a4ed290d09fe03c09fe15", "EXIT_CODE", "killed", "EXIT_STATUS", "9"),
+		systemdLine(failedRun, "odoo.service: Failed with result 'signal'.", "MESSAGE_ID", "d9b373ed55a64feb8242e02dbe79a49c", "UNIT_RESULT", "signal"),
+	}
+	env := map[string]string{"MONITOR_UNIT": "odoo.service", "MONITOR_SERVICE_RESULT": "signal", "MONITOR_EXIT_CODE": "killed", "MONITOR_EXIT_STATUS": "KILL", "MONITOR_INVOCATION_ID": failedRun}
+	before := maps.Clone(oom)
+	before["__REALTIME_TIMESTAMP"] = fmt.Sprint(testenv.JournalStart.Add(-3 * time.Minute).UnixMicro())
+	for _, tt := range []struct {
+		name    string
+		entries []entry
+		cause   string
+	}{
+		{"before the run", append([]entry{before}, run...), "signal"},
+		{"inside the run", append(append(append([]entry{}, run[:2]...), oom), run[2:]...), "oom-kill"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			out, errOut, code := cli(t, env, "preview", "--format", "json", "--config", cfg, "--journal-file", testenv.WriteJournal(t, tt.entries), "odoo.service")
+			if code != 0 {
+				t.Fatalf("exit %d\n%s", code, errOut)
+			}
+			var r struct {
+				Cause     string    `json:"cause"`
+				Summary   string    `json:"summary"`
+				StartedAt time.Time `json:"started_at"`
+			}
+			if err := json.Unmarshal([]byte(out), &r); err != nil {
+				t.Fatal(err)
+			}
+			if r.StartedAt.IsZero() {
+				t.Fatalf("the report does not know when the run started: the test proves nothing\n%s", out)
+			}
+			if r.Cause != tt.cause {
+				t.Errorf("cause %q (%s), want %q", r.Cause, r.Summary, tt.cause)
+			}
+		})
 	}
 }
 

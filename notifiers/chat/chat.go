@@ -70,6 +70,9 @@ func New(r *report.Report) Message {
 		m.Facts = append(m.Facts, [2]string{f[0], report.TruncateRunes(report.ValidUTF8(f[1]), maxPieceRunes)})
 	}
 	add(&m.After, r.HeldText())
+	if s := errorsText(r.Errors); s != "" {
+		m.After = append(m.After, s)
+	}
 	if len(r.Crashes) > 0 {
 		var b strings.Builder
 		b.WriteString("Recent failed runs:")
@@ -101,6 +104,40 @@ func New(r *report.Report) Message {
 		m.Lines = append(m.Lines, report.FormatLine(l))
 	}
 	return m
+}
+
+// maxErrorRunes bounds one logged error's line in the errors part, which
+// holds whole lines up to maxPieceRunes, so a chat's limit keeps the facts
+// and the newest log lines.
+const maxErrorRunes = 200
+
+// errorsText lists the kinds of error the run logged, most frequent
+// first, one line each ("14 x KeyError: 'ir.http' (request handling), last
+// 10:31:02"), as many whole lines as maxPieceRunes takes, saying how many
+// it left out.
+func errorsText(errs []report.LoggedError) string {
+	if len(errs) == 0 {
+		return ""
+	}
+	const heading = "Errors logged during the run:"
+	var b strings.Builder
+	b.WriteString(heading)
+	n := utf8.RuneCountInString(heading)
+	for i, e := range errs {
+		line := "\n• " + report.TruncateRunes(strings.TrimSpace(report.ValidUTF8(e.String())), maxErrorRunes)
+		more := ""
+		if rest := len(errs) - i - 1; rest > 0 {
+			more = fmt.Sprintf("\n… %d more kind(s) of error not shown", rest)
+		}
+		l := utf8.RuneCountInString(line)
+		if i > 0 && n+l+utf8.RuneCountInString(more) > maxPieceRunes {
+			fmt.Fprintf(&b, "\n… %d more kind(s) of error not shown", len(errs)-i)
+			break
+		}
+		b.WriteString(line)
+		n += l
+	}
+	return b.String()
 }
 
 // incidentLine names the incident a report belongs to, so that a channel

@@ -1,10 +1,13 @@
 package chat
 
 import (
+	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/odoo-notify/odoo-notify/notifiers/notifiertest"
 	"github.com/odoo-notify/odoo-notify/report"
 )
 
@@ -83,5 +86,39 @@ func TestRenderIncident(t *testing.T) {
 	}
 	if strings.Contains(got, "log lines") {
 		t.Errorf("a recovery notice shows a log heading:\n%s", got)
+	}
+}
+
+// TestErrorsPart: the errors the run logged come after the facts, most
+// frequent first, as whole lines up to the part's bound, saying how many
+// kinds were left out.
+func TestErrorsPart(t *testing.T) {
+	r := notifiertest.ErrorsReport(3)
+	m := New(r)
+	var part string
+	for _, p := range m.After {
+		if strings.HasPrefix(p, "Errors logged during the run:\n• "+notifiertest.FirstError+"\n• ") {
+			part = p
+		}
+	}
+	if part == "" {
+		t.Fatalf("no errors part starting with the most frequent error in %q", m.After)
+	}
+	if n := Runes(part); n > maxPieceRunes {
+		t.Errorf("errors part is %d characters, want at most %d", n, maxPieceRunes)
+	}
+	lines := strings.Split(part, "\n")
+	shown := len(lines) - 2 // the heading and the note
+	if shown < 2 || shown >= len(r.Errors) || lines[len(lines)-1] != fmt.Sprintf("… %d more kind(s) of error not shown", len(r.Errors)-shown) {
+		t.Errorf("want some whole errors and a note counting the rest, got:\n%s", part)
+	}
+	for _, l := range lines[1 : len(lines)-1] {
+		if !strings.HasPrefix(l, "• ") || Runes(l) > maxErrorRunes+2 {
+			t.Errorf("line %q is not one error cut to %d characters", l, maxErrorRunes)
+		}
+	}
+	r.Errors = r.Errors[:2]
+	if got := New(r).After; !slices.Contains(got, "Errors logged during the run:\n• "+notifiertest.FirstError+"\n• "+report.TruncateRunes(r.Errors[1].String(), maxErrorRunes)) {
+		t.Errorf("two errors should show whole, with no note: %q", got)
 	}
 }

@@ -95,3 +95,27 @@ func TestNoSecretLeaks(t *testing.T) {
 		return New(config.GoogleChat{WebhookURL: hookURL(base)}, notifiertest.Client())
 	}, notifiertest.Report(), key, tok, "SECRETxyz_qJ1mJ9VbD7sP0wXkRNvE4tYHn2Lq8fUaZc3=")
 }
+
+// TestErrorsAtLimit: the errors the run logged are in the message, the most
+// frequent first, cut to whole lines with a note, and the message still
+// fits the limit with the newest log line in it.
+func TestErrorsAtLimit(t *testing.T) {
+	for _, n := range []int{3, 5000} {
+		text := Render(notifiertest.ErrorsReport(n))
+		if l := len(text); l > MaxText {
+			t.Errorf("%d lines: %d bytes, want at most %d", n, l, MaxText)
+		}
+		if !strings.Contains(text, "Errors logged during the run:") || !strings.Contains(text, notifiertest.FirstError) {
+			t.Errorf("%d lines: the errors are missing:\n%s", n, text)
+		}
+		if !strings.Contains(text, "more kind(s) of error not shown") {
+			t.Errorf("%d lines: no note that errors were left out:\n%s", n, text)
+		}
+		if !strings.Contains(text, notifiertest.LastLine(n)) {
+			t.Errorf("%d lines: the newest line is missing", n)
+		}
+		if strings.Contains(text, notifiertest.Hostile) {
+			t.Errorf("%d lines: an error's text reaches the message unescaped", n)
+		}
+	}
+}

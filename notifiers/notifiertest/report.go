@@ -59,3 +59,21 @@ func LongReport(n int) *report.Report {
 
 // LastLine is the message of LongReport's line i, as its prefix.
 func LastLine(i int) string { return fmt.Sprintf("line %05d ", i) }
+
+// FirstError is how a chat shows ErrorsReport's most frequent error.
+const FirstError = "14 x KeyError: 'ir.http' (request handling), first 10:02:11, last 10:31:02"
+
+// ErrorsReport is LongReport(n) whose run also logged ten kinds of error
+// that did not stop it, the later ones long and holding Hostile text: more
+// than a chat message has room for.
+func ErrorsReport(n int) *report.Report {
+	r := LongReport(n)
+	day := time.Date(2026, 3, 14, 0, 0, 0, 0, time.UTC)
+	r.Errors = []report.LoggedError{{Type: "KeyError", Message: "'ir.http'", Context: "request handling", Count: 14,
+		First: day.Add(10*time.Hour + 2*time.Minute + 11*time.Second), Last: day.Add(10*time.Hour + 31*time.Minute + 2*time.Second)}}
+	for i := 1; i < 10; i++ {
+		r.Errors = append(r.Errors, report.LoggedError{Type: "odoo.exceptions.ValidationError", Context: "cron job", Count: 10 - i,
+			Message: fmt.Sprintf("error %d: ", i) + Hostile + " " + strings.Repeat("é€😀x", 40), Last: day.Add(11 * time.Hour)})
+	}
+	return r
+}

@@ -277,4 +277,22 @@ func TestRenderErrors(t *testing.T) {
 	if strings.Contains(all, "<!channel>") {
 		t.Error("an error's text pings the channel")
 	}
+
+	// Messages that escaping makes five times longer: the errors' section
+	// is cut at Slack's limit, saying so, with no half entity left.
+	r.Errors = nil
+	for i := range report.MaxErrors {
+		r.Errors = append(r.Errors, report.LoggedError{Type: "ValueError", Message: fmt.Sprintf("%d %s", i, strings.Repeat("&", 230)), Count: 10 - i})
+	}
+	m = slackch.Render(r)
+	checkLimits(t, m)
+	var errs string
+	for _, tx := range texts(m) {
+		if strings.HasPrefix(tx.Text, "*Errors logged during the run:*") {
+			errs = tx.Text
+		}
+	}
+	if !strings.HasPrefix(errs, "*Errors logged during the run:*\n• 10 x ValueError: 0 &amp;") || !strings.HasSuffix(errs, "&amp;"+report.CutMark) {
+		t.Errorf("the errors' section is not cut at the limit with a mark:\n%.200s\n...\n%s", errs, errs[max(len(errs)-100, 0):])
+	}
 }

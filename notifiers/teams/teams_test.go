@@ -121,3 +121,40 @@ func TestNoSecretLeaks(t *testing.T) {
 		return New(config.Teams{WebhookURL: hookURL(base)}, notifiertest.Client())
 	}, notifiertest.Report(), sig)
 }
+
+// TestErrorsAtLimit: the errors the run logged are on the card, the most
+// frequent first, cut to whole lines with a note, and the card still fits
+// with the newest log line on it.
+func TestErrorsAtLimit(t *testing.T) {
+	for _, n := range []int{3, 5000} {
+		b, err := Render(notifiertest.ErrorsReport(n))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(b) > MaxBody || !json.Valid(b) {
+			t.Errorf("%d lines: %d bytes (valid %v), want at most %d", n, len(b), json.Valid(b), MaxBody)
+		}
+		var card struct {
+			Attachments []struct {
+				Content struct {
+					Body []map[string]any `json:"body"`
+				} `json:"content"`
+			} `json:"attachments"`
+		}
+		if err := json.Unmarshal(b, &card); err != nil || len(card.Attachments) != 1 {
+			t.Fatalf("%d lines: %v", n, err)
+		}
+		var errs string
+		for _, block := range card.Attachments[0].Content.Body {
+			if s, _ := block["text"].(string); strings.HasPrefix(s, "Errors logged during the run:") {
+				errs = s
+			}
+		}
+		if !strings.Contains(errs, notifiertest.FirstError) || !strings.Contains(errs, "more kind(s) of error not shown") {
+			t.Errorf("%d lines: no errors block with the most frequent error and a note: %q", n, errs)
+		}
+		if !strings.Contains(string(b), notifiertest.LastLine(n)) {
+			t.Errorf("%d lines: the newest line is missing", n)
+		}
+	}
+}
