@@ -149,7 +149,7 @@ func TestEndToEnd(t *testing.T) {
 }
 
 // buildDeb runs `make deb` as a developer would, with a given version.
-func buildDeb(t *testing.T, repo, dist, version string) string {
+func buildDeb(t testing.TB, repo, dist, version string) string {
 	t.Helper()
 	cmd := exec.Command("make", "-C", repo, "deb", "DIST="+dist, "VERSION="+version)
 	if out, err := cmd.CombinedOutput(); err != nil {

@@ -14,12 +14,8 @@ import (
 	"time"
 )
 
-// hookDelayRuns is how many crashes each unit of TestHookDelay makes.
+// hookDelayRuns is how many crashes each unit of BenchmarkHookDelay makes.
 const hookDelayRuns = 60
-
-// hookDelayBudget is what the hook may add to a crashed unit's restart
-// (issue 8: "delays its restart by at most 20 ms").
-const hookDelayBudget = 20 * time.Millisecond
 
 // crashScript crashes at once, $2 times, then runs: a unit crash-looping
 // as fast as its RestartSec= lets it.
@@ -31,18 +27,19 @@ echo $((n+1)) > "$f"
 exit 1
 `
 
-// TestHookDelay measures what `odoo-notify hook` (ExecStopPost=) costs a
-// crashing unit under a real systemd 252: two units crash-loop the same
-// way, one wired by `odoo-notify enable` (the hook), one by `enable
+// BenchmarkHookDelay measures what `odoo-notify hook` (ExecStopPost=)
+// costs a crashing unit under a real systemd 252: two units crash-loop the
+// same way, one wired by `odoo-notify enable` (the hook), one by `enable
 // --no-hook`, and systemd's own journal messages give, for each crash, the
 // time from the main process's exit to the end of its stop (the "Failed
 // with result" line, logged once ExecStopPost= is done) and to the start
 // of the restart. It prints the median and p95 of both, with and without
-// the hook, and fails when the hook adds more than 20 ms to the median
-// restart.
+// the hook, and reports what the hook adds (stop-added-ms and
+// restart-added-ms, medians). One iteration is the whole measurement.
 //
-//	go test -count=1 -run TestHookDelay -v ./packaging/e2e/
-func TestHookDelay(t *testing.T) {
+//	go test -run '^$' -bench HookDelay -benchtime 1x ./packaging/e2e/
+func BenchmarkHookDelay(b *testing.B) {
+	t := b
 	requireTools(t)
 	repo, err := filepath.Abs("../..")
 	if err != nil {
@@ -54,7 +51,7 @@ func TestHookDelay(t *testing.T) {
 	}
 	version := strings.TrimSpace(string(out))
 	deb := buildDeb(t, repo, t.TempDir(), version)
-	b, err := os.ReadFile(deb)
+	pkg, err := os.ReadFile(deb)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -64,7 +61,7 @@ func TestHookDelay(t *testing.T) {
 			name, name, hookDelayRuns, restartWait.Milliseconds())
 	}
 	m := boot(t, func(root string) {
-		writeRootFile(t, root, "root/pkgs/odoo-notify.deb", string(b), 0o644)
+		writeRootFile(t, root, "root/pkgs/odoo-notify.deb", string(pkg), 0o644)
 		writeRootFile(t, root, "usr/local/bin/crash-loop", crashScript, 0o755)
 		writeRootFile(t, root, "etc/systemd/system/with-hook.service", unit("with-hook"), 0o644)
 		writeRootFile(t, root, "etc/systemd/system/no-hook.service", unit("no-hook"), 0o644)
@@ -144,15 +141,16 @@ func TestHookDelay(t *testing.T) {
 		ms(added), ms(quantile(figures["with-hook"][0], 0.95)-quantile(figures["no-hook"][0], 0.95)),
 		ms(quantile(figures["with-hook"][1], 0.5)-quantile(figures["no-hook"][1], 0.5)),
 		ms(quantile(figures["with-hook"][1], 0.95)-quantile(figures["no-hook"][1], 0.95)))
-	if added > hookDelayBudget {
-		t.Errorf("the hook adds %s to the median stop of a crashed unit, over the %s budget", ms(added), hookDelayBudget)
-	}
+	b.ReportMetric(float64(added.Microseconds())/1000, "stop-added-ms")
+	b.ReportMetric(float64((quantile(figures["with-hook"][1], 0.5)-quantile(figures["no-hook"][1], 0.5)).Microseconds())/1000, "restart-added-ms")
+	b.ReportMetric(float64(quantile(hook, 0.5).Microseconds())/1000, "hook-median-ms")
+	b.ReportMetric(float64(quantile(baseline, 0.5).Microseconds())/1000, "version-median-ms")
 }
 
 // crashTimes reads a unit's journal (journalctl -o json) and returns, per
 // crash, the time from "Main process exited" to "Failed with result" (the
 // stop, ExecStopPost= included) and to the next "Started" less restartWait.
-func crashTimes(t *testing.T, journal string, restartWait time.Duration) (stop, restart []time.Duration) {
+func crashTimes(t testing.TB, journal string, restartWait time.Duration) (stop, restart []time.Duration) {
 	t.Helper()
 	const (
 		msgExited  = "98e322203f7a4ed290d09fe03c09fe15"

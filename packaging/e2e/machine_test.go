@@ -41,7 +41,7 @@ func mirror() string {
 
 // requireTools fails the test, saying what to install, when a tool the
 // end-to-end test runs is missing.
-func requireTools(t *testing.T) {
+func requireTools(t testing.TB) {
 	t.Helper()
 	if os.Geteuid() != 0 {
 		t.Fatal("the end-to-end test boots a container with systemd-nspawn and must run as root (sudo go test ./packaging/e2e/)")
@@ -72,7 +72,7 @@ func requireTools(t *testing.T) {
 // cachedRoot returns a Debian 12 minbase root with rootPackages, made with
 // debootstrap the first time (about a minute) and kept in cacheDir. The name
 // changes with the package list, so a new list makes a new root.
-func cachedRoot(t *testing.T) string {
+func cachedRoot(t testing.TB) string {
 	t.Helper()
 	dir := cacheDir()
 	if err := os.MkdirAll(dir, 0o755); err != nil {
@@ -111,7 +111,7 @@ func cachedRoot(t *testing.T) string {
 
 // machine is one booted Debian 12 container.
 type machine struct {
-	t      *testing.T
+	t      testing.TB
 	root   string
 	name   string
 	nspawn *exec.Cmd
@@ -127,7 +127,7 @@ type machine struct {
 // it boots. A container that has not booted in 90 s is killed and booted
 // once more from a fresh copy, saying why: on a loaded host a boot now and
 // then stalls with nothing on the console.
-func boot(t *testing.T, setup func(root string)) *machine {
+func boot(t testing.TB, setup func(root string)) *machine {
 	t.Helper()
 	m, err := bootOnce(t, setup)
 	if err != nil {
@@ -141,7 +141,7 @@ func boot(t *testing.T, setup func(root string)) *machine {
 	return m
 }
 
-func bootOnce(t *testing.T, setup func(root string)) (*machine, error) {
+func bootOnce(t testing.TB, setup func(root string)) (*machine, error) {
 	t.Helper()
 	cached := cachedRoot(t)
 	root := filepath.Join(t.TempDir(), "root")
@@ -260,7 +260,7 @@ func (m *machine) stop() {
 	}
 }
 
-func writeRootFile(t *testing.T, root, path, content string, mode os.FileMode) {
+func writeRootFile(t testing.TB, root, path, content string, mode os.FileMode) {
 	t.Helper()
 	p := filepath.Join(root, path)
 	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
