@@ -706,7 +706,9 @@ func restartedCrash(t *testing.T, w *world) {
 	w.expectRecovery(t, 63*time.Second)
 	w.am.expectAlertResolved(t, 15*time.Second)
 	w.expectSlackAppThread(t)
-	m.sh("systemctl start odoo-notify-flush.service")
+	if out, code := m.exitStatus("systemctl start odoo-notify-flush.service 2>&1"); code != 0 {
+		t.Errorf("a flush after the recovery failed: %s\n%s", out, m.sh("journalctl -q --no-pager -o cat -u odoo-notify-flush.service -n 30"))
+	}
 	w.expectNothing(t)
 	if out, code := m.exitStatus("odoo-notify status odoo.service"); code != 0 || !strings.Contains(out, "no open incident") {
 		t.Errorf("status after the recovery (exit %d):\n%s", code, out)
