@@ -84,7 +84,7 @@ func binary(t testing.TB) string {
 // the reports it accepted.
 type hook struct {
 	*httptest.Server
-	mode     atomic.Value // string: "ok", "429", "500", "delay", "slow", "hang"
+	mode     atomic.Value // string: "ok", "429", "500", "delay", "slow", "hang", "accept-hang"
 	mu       sync.Mutex
 	tried    []string // webhook-id (or body hash) of every request
 	accepted []string
@@ -146,6 +146,15 @@ func newHook(t testing.TB, slack bool) *hook {
 		h.accepted = append(h.accepted, id)
 		h.bodies = append(h.bodies, string(b))
 		h.mu.Unlock()
+		if h.mode.Load().(string) == "accept-hang" {
+			// The report is taken; the answer never comes, as when the
+			// sender is killed before it reads it.
+			select {
+			case <-h.release:
+			case <-r.Context().Done():
+			}
+			return
+		}
 		if slack {
 			io.WriteString(w, "ok")
 		} else {
