@@ -270,6 +270,10 @@ func TestPrefixes(t *testing.T) {
 		{"syslog", "Nov 25 10:00:01 erp1 odoo[4711]: "},
 		{"journalctl short-precise", "Nov 25 10:00:01.123456 erp1 odoo[4711]: "},
 		{"journalctl short-iso", "2026-11-25T10:00:01+0000 erp1 odoo[4711]: "},
+		{"journalctl short-iso-precise", "2026-11-25T10:00:01.123456+0000 erp1 odoo[4711]: "},
+		{"docker logs -t", "2026-11-25T10:00:01.123456789Z "},
+		{"docker logs -t, local offset", "2026-11-25T05:00:01.123456789-05:00 "},
+		{"docker compose logs -t", "odoo-1  | 2026-11-25T10:00:01.123456789Z "},
 		{"colours", "\x1b[1;31m"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
@@ -283,5 +287,21 @@ func TestPrefixes(t *testing.T) {
 				t.Errorf("cause %q, exception %+v", res.Cause, x)
 			}
 		})
+	}
+}
+
+// TestUsageErrorBehindStamp: Odoo's "odoo: error: no such option" after
+// docker's time is the program's own line, not a host and a tag, as it is
+// after journalctl's short-iso time, host and tag.
+func TestUsageErrorBehindStamp(t *testing.T) {
+	for _, prefix := range []string{"2026-11-25T10:00:01.123Z ", "2026-11-25T10:00:01.123456789Z ", "2026-11-25T10:00:01+0000 erp1 odoo[4711]: "} {
+		var ls []report.Line
+		for _, l := range []string{"Usage: odoo [options]", "", "odoo: error: no such option: --db-filter"} {
+			ls = append(ls, report.Line{Message: prefix + l})
+		}
+		res := analysis.Analyze(analysis.Input{Unit: "odoo.service", Result: "exit-code", ExitCode: "exited", ExitStatus: "2", Lines: ls})
+		if res.Cause != "config-error" || !strings.Contains(res.Summary, "--db-filter") {
+			t.Errorf("behind %q: cause %q, summary %q", prefix, res.Cause, res.Summary)
+		}
 	}
 }

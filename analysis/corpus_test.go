@@ -4,10 +4,12 @@ import (
 	"bufio"
 	"fmt"
 	"os"
+	"path/filepath"
 	"regexp"
 	"sort"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/odoo-notify/odoo-notify/analysis"
 	"github.com/odoo-notify/odoo-notify/internal/corpus"
@@ -260,4 +262,100 @@ func joinLines(ls []report.Line) string {
 		b.WriteString(l.Message + "\n")
 	}
 	return b.String()
+}
+
+// variant is one way the same lines reach the dispatcher with other bytes
+// around them.
+type variant struct {
+	name string
+	// crlf ends each line with CR LF: a Windows paste, or a container run
+	// with a TTY (docker run -t), whose driver turns every LF into CR LF.
+	crlf bool
+	// stamp puts docker's RFC 3339 time before each of the program's lines,
+	// as docker logs -t (and the json-file driver's "time") gives them.
+	stamp bool
+}
+
+var (
+	// stampRe is docker's time on a line that has it already (the docker
+	// cases were copied with it).
+	stampRe = regexp.MustCompile(`^(?:[\w.-]+\s+\| ?)?\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d`)
+	// composeNameRe is docker compose's "odoo_1  | ".
+	composeNameRe = regexp.MustCompile(`^[A-Za-z0-9][\w.-]{0,63}\s+\| ?`)
+)
+
+var variants = []variant{{"crlf", true, false}, {"docker-t", false, true}, {"docker-t+crlf", true, true}}
+
+// rewrite writes the case's log again as v gives it and returns the case
+// reading that copy. The kernel's lines in a paste keep their own form:
+// docker does not write them. An Odoo log file gets no docker time: the
+// program writes it, not docker.
+func (v variant) rewrite(t testing.TB, c Case) Case {
+	t.Helper()
+	b, err := os.ReadFile(c.Log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSuffix(string(b), "\n"), "\n")
+	at := time.Date(2024, 3, 5, 9, 14, 2, 118_000_000, time.UTC)
+	for i, l := range lines {
+		if v.stamp && c.Source != "file" && !(c.Source == "paste" && kernelLine(l)) && !stampRe.MatchString(l) {
+			// docker compose logs -t puts the time after the service's
+			// name; a viewer that joined the lines with commas puts its
+			// comma before all of it.
+			k := 0
+			if m := composeNameRe.FindStringIndex(l); m != nil {
+				k = m[1]
+			} else if strings.HasPrefix(l, ",") {
+				k = 1
+			}
+			l = l[:k] + at.Add(time.Duration(i)*time.Millisecond).Format(time.RFC3339Nano) + " " + l[k:]
+		}
+		if v.crlf {
+			l += "\r"
+		}
+		lines[i] = l
+	}
+	c.Log = filepath.Join(t.TempDir(), filepath.Base(c.Log))
+	if err := os.WriteFile(c.Log, []byte(strings.Join(lines, "\n")+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// answer is what the score counts: the cause and the exception's type.
+func answer(r *report.Report) string {
+	if r.Exception != nil {
+		return r.Cause + " " + r.Exception.Type
+	}
+	return r.Cause
+}
+
+// TestCorpusVariants scores every case again with CRLF line ends, with
+// docker's time before each line, and with both, and requires the answer
+// the plain lines give (go test -run TestCorpusVariants -v ./analysis/
+// prints the scores).
+func TestCorpusVariants(t *testing.T) {
+	red, err := analysis.NewRedactor(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cs := allCases(t)
+	var b strings.Builder
+	for _, v := range variants {
+		var n tally
+		for _, c := range cs {
+			plain, _ := analyse(t, red, c)
+			r, _ := analyse(t, red, v.rewrite(t, c))
+			n.all++
+			if right(c.Want, r) {
+				n.right++
+			}
+			if answer(r) != answer(plain) {
+				t.Errorf("%s, %s: got %q, the plain lines give %q (summary: %s)", v.name, c.Name, answer(r), answer(plain), r.Summary)
+			}
+		}
+		fmt.Fprintf(&b, "  %-14s %s\n", v.name, n)
+	}
+	t.Log("corpus score per variant (cause and exception type)\n" + b.String())
 }

@@ -171,13 +171,23 @@ func stripPrefixes(s string) string {
 			}
 		} else if s[4] == '-' && s[10] == 'T' {
 			if m := isoRe.FindStringIndex(s); m != nil {
-				s = stripHostTag(s[m[1]:], true)
+				if dockerStamp(s[:m[1]-1]) {
+					s = s[m[1]:]
+				} else {
+					s = stripHostTag(s[m[1]:], true)
+				}
 			}
 		}
 	}
 	if mayBeCompose(s) {
 		if m := composeRe.FindStringIndex(s); m != nil {
 			s = s[m[1]:]
+			// docker compose logs -t: "odoo-1  | 2024-03-05T09:14:02.118Z ".
+			if len(s) > 20 && s[4] == '-' && s[10] == 'T' {
+				if m := isoRe.FindStringIndex(s); m != nil && dockerStamp(s[:m[1]-1]) {
+					s = s[m[1]:]
+				}
+			}
 		}
 	}
 	if len(s) > 3 && s[0] == ' ' && s[1] != ' ' {
@@ -200,6 +210,29 @@ func stripPrefixes(s string) string {
 		}
 	}
 	return s
+}
+
+// dockerStamp says an RFC 3339 time is docker's (docker logs -t, the
+// json-file driver's time): UTC written "Z", or nanoseconds. journalctl's
+// short-iso writes "+0000" and at most microseconds, and a host and a tag
+// follow it; after docker's time comes the program's own line, whose
+// "odoo: error: ..." must not be taken for a host and a tag.
+func dockerStamp(t string) bool {
+	if strings.HasSuffix(t, "Z") {
+		return true
+	}
+	i := strings.IndexAny(t, ".,")
+	if i < 0 {
+		return false
+	}
+	n := 0
+	for _, c := range t[i+1:] {
+		if c < '0' || c > '9' {
+			break
+		}
+		n++
+	}
+	return n > 6
 }
 
 func isTagStart(c byte) bool {

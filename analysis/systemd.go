@@ -234,16 +234,19 @@ func timedOut(t string) string {
 // shellStatus recognises what a shell or a supervisor wrote when the
 // program died of a signal: bash's "Segmentation fault (core dumped)",
 // "Killed", "Aborted (core dumped)", alone on the line or as a job report
-// ("line 13: 27241 Killed   python -u ...").
+// ("line 13: 27241 Killed   python -u ..."; bash pads the pid to five
+// columns: "line 28:     7 Killed").
 func shellStatus(t string) string {
 	s := strings.TrimSpace(t)
 	if i := strings.Index(s, ": line "); i >= 0 {
 		// "/usr/local/bin/x: line 13: 27241 Killed   python ..."
 		rest := s[i+len(": line "):]
 		if _, r, ok := strings.Cut(rest, ": "); ok {
-			if _, r2, ok := strings.Cut(r, " "); ok {
-				s = r2
+			r = strings.TrimLeft(r, " ")
+			if j := strings.IndexFunc(r, func(c rune) bool { return c < '0' || c > '9' }); j > 0 && r[j] == ' ' {
+				r = strings.TrimLeft(r[j:], " ")
 			}
+			s = r
 		}
 	}
 	for _, w := range shellWords {
