@@ -161,6 +161,32 @@ type odooWorld struct {
 	m    *machine
 	mail *testenv.Mailpit
 	hook *sink
+	// early holds a recovery notice that came with a loop's reports (on a
+	// busy host Odoo's start can outlast stable_after and a flush tick).
+	earlyMail []mailGot
+	earlyHook []received
+}
+
+// splitResolved takes the recovery notices out of what collect returned
+// and keeps them for expectRecovery.
+func (w *odooWorld) splitResolved(mails []mailGot, hooks []received) ([]mailGot, []received) {
+	var ms []mailGot
+	var hs []received
+	for _, m := range mails {
+		if strings.HasPrefix(m.Subject, "[RESOLVED] ") {
+			w.earlyMail = append(w.earlyMail, m)
+		} else {
+			ms = append(ms, m)
+		}
+	}
+	for _, h := range hooks {
+		if h.Event == "resolved" {
+			w.earlyHook = append(w.earlyHook, h)
+		} else {
+			hs = append(hs, h)
+		}
+	}
+	return ms, hs
 }
 
 // TestOdoo runs the real Odoo 18.0 as odoo.service, wired with
@@ -453,7 +479,12 @@ func mainPID(t *testing.T, m *machine) string {
 func (w *odooWorld) expectRecovery(t *testing.T, opening received, openingMail mailGot, failures int) (mailGot, received) {
 	t.Helper()
 	start := time.Now()
-	mails, hooks := w.collect(t, 1, 1, recoveryWithin)
+	mails, hooks := w.earlyMail, w.earlyHook
+	w.earlyMail, w.earlyHook = nil, nil
+	if len(mails) == 0 || len(hooks) == 0 {
+		m, h := w.collect(t, 1-len(mails), 1-len(hooks), recoveryWithin)
+		mails, hooks = append(mails, m...), append(hooks, h...)
+	}
 	if len(mails) != 1 || len(hooks) != 1 {
 		t.Fatalf("within %s of the unit's return: %d mails, %d webhook posts, want one recovery notice on each\n%s", recoveryWithin, len(mails), len(hooks),
 			w.m.sh("journalctl -q --no-pager -o cat -u odoo-notify-flush.service -n 20"))
@@ -571,10 +602,12 @@ func dbLoop(t *testing.T, w *odooWorld) {
 	failures := failedRuns(t, m, start)
 	t.Logf("odoo.service failed %d times in %s with PostgreSQL stopped", failures, time.Since(start).Round(time.Second))
 
-	mails, hooks := w.collect(t, 1, 1, 5*time.Second)
+	mails, hooks := w.splitResolved(w.collect(t, 1, 1, 5*time.Second))
 	opening, openingMail, updates := checkLoop(t, hooks, mails, failures)
 	t.Logf("the loop gave one opening report and %d updates", updates)
-	checkStatus(t, m, 1, "odoo.service: active/running", "incident "+opening.Incident.ID, fmt.Sprintf("%d failure(s)", failures), "db-unreachable")
+	if len(w.earlyHook) == 0 {
+		checkStatus(t, m, 1, "odoo.service: active/running", "incident "+opening.Incident.ID, fmt.Sprintf("%d failure(s)", failures), "db-unreachable")
+	}
 	w.expectRecovery(t, opening, openingMail, failures)
 	checkStatus(t, m, 0, "no open incident")
 }
@@ -670,7 +703,10 @@ func startLimit(t *testing.T, w *odooWorld) {
 		t.Errorf("systemd does not say the start limit stopped odoo.service")
 	}
 	failures := failedRuns(t, m, start)
-	mails, hooks := w.collect(t, 1, 1, 5*time.Second)
+	mails, hooks := w.splitResolved(w.collect(t, 1, 1, 5*time.Second))
+	if len(w.earlyHook) > 0 {
+		t.Errorf("a recovery notice came while the start limit kept odoo.service failed: %s", w.earlyHook[0].Summary)
+	}
 	opening, openingMail, updates := checkLoop(t, hooks, mails, failures)
 	t.Logf("the loop failed %d times until the start limit; one opening report and %d updates", failures, updates)
 	checkStatus(t, m, 1, "odoo.service: failed/failed", "incident "+opening.Incident.ID)
