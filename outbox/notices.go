@@ -20,7 +20,7 @@ func (s *Sender) recoveryReport(in *incident.Incident, u incident.Unit) *report.
 		back = "answering again"
 	}
 	summary := fmt.Sprintf("%s: %s is back: %s since %s, after %d failure(s) in %s (%s)",
-		s.Host, in.Unit, back, u.Since.Local().Format(clock), in.Failures, incident.Span(later(u.Since, in.LastFailure).Sub(in.Opened)), in.CauseText())
+		s.Host, in.Unit, back, u.Since.Local().Format(clock), in.Failures, report.Span(later(u.Since, in.LastFailure).Sub(in.Opened)), in.CauseText())
 	return &report.Report{
 		Host:         s.Host,
 		Unit:         in.Unit,
@@ -42,7 +42,7 @@ func (s *Sender) reminderReport(in *incident.Incident, u incident.Unit, now time
 		Host: s.Host,
 		Unit: in.Unit,
 		Summary: fmt.Sprintf("%s: %s is still down (%s): %d failure(s) since %s, %s ago (%s)",
-			s.Host, in.Unit, state, in.Failures, in.Opened.Local().Format(clock), incident.Span(now.Sub(in.Opened)), in.CauseText()),
+			s.Host, in.Unit, state, in.Failures, in.Opened.Local().Format(clock), report.Span(now.Sub(in.Opened)), in.CauseText()),
 		Cause:   in.LastCause(),
 		Created: now,
 	}

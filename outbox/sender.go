@@ -107,6 +107,19 @@ func (s *Sender) Dispatch(ctx context.Context, rep *report.Report, bypass bool) 
 			out.Verdict = gate.Duplicate
 			return nil, nil
 		}
+		if in := tx.inc.Get(rep.Unit); in != nil && f.InvocationID != "" && in.LastInvocation == f.InvocationID {
+			// Counted by a run killed before it saved the gate: the gate
+			// learns of it, and the report that run saved is the one
+			// delivered, not a second one.
+			tx.gate.Note(f, tx.now)
+			out.Verdict = gate.Duplicate
+			if old := s.Store.readEntry(EntryID(rep)); old != nil {
+				out.Verdict = gate.Send
+				rep.Event, rep.Incident = old.Report.Event, old.Report.Incident
+				return old, nil
+			}
+			return nil, nil
+		}
 		in := tx.inc.Record(incident.Failure{Unit: rep.Unit, InvocationID: rep.InvocationID, Cause: CauseOf(rep), At: failedAt(rep)})
 		var d gate.Decision
 		switch {
@@ -454,15 +467,19 @@ func (s *Sender) run(ctx context.Context, out *Outcome, prepare func(*tx) (*Entr
 		return
 	}
 	items, claims, ownClaimed := s.plan(ctx, t.gate, own, t.now, out)
-	t.gate.Prune(s.Limits, s.MaxAge, t.now, s.Rates)
-	if err := s.Store.saveGate(t.gate); err != nil {
-		log.Warn("state: the dedup state could not be saved: the next run may report this failure again", "error", err)
-	}
+	// The incidents first, then the gate: killed between the two, the next
+	// run for this failed run finds it counted in its incident (Dispatch
+	// takes it as seen) rather than seen by the gate with no incident to
+	// resolve.
 	t.inc.Prune(t.now)
 	if after, _ := t.inc.Encode(); !bytes.Equal(before, after) {
 		if err := s.Store.saveIncidents(t.inc); err != nil {
 			log.Warn("state: the incidents could not be saved: the next failure may open a new one", "error", err)
 		}
+	}
+	t.gate.Prune(s.Limits, s.MaxAge, t.now, s.Rates)
+	if err := s.Store.saveGate(t.gate); err != nil {
+		log.Warn("state: the dedup state could not be saved: the next run may report this failure again", "error", err)
 	}
 	unlock()
 

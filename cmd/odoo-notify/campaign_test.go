@@ -4,7 +4,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
+	"os/exec"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -308,4 +310,183 @@ func (r *rig) recordedOn(unit string, channels ...string) bool {
 		return true
 	}
 	return false
+}
+
+// incidentRuns is how many incidents the opening and recovery campaign
+// opens and resolves, with a kill at each step.
+const incidentRuns = 50
+
+// TestFaultCampaignKill9OpeningAndRecovery is the fault campaign of
+// incidents: 50 units each fail once, recorded by the hook, and the
+// handler that opens each one's incident is killed with SIGKILL at a random
+// point; then the units come back one by one and, after each, a flush that
+// resolves the incidents is killed at a random point; then flush runs until
+// nothing waits. Per channel and unit it counts the openings and the
+// recovery notices: exactly one of each (a send in flight at the kill may
+// reach the receiver twice under the same webhook-id or Message-ID, which
+// is how a receiver tells it is the same), never a recovery notice without
+// its opening, and the opening always first.
+func TestFaultCampaignKill9OpeningAndRecovery(t *testing.T) {
+	r := newRig(t, rigOpts{slackRate: "rate = 1000\nburst = 1000", timeout: "30s", hookTimeout: "5s"})
+	r.mail.start(t)
+	r.slack.mode.Store("delay")
+	unit := func(i int) string { return fmt.Sprintf("odoo-%d.service", i) }
+	failedAt := time.Now().Add(-10 * time.Minute)
+	var failures []testenv.Entry
+	for i := range incidentRuns {
+		failures = append(failures, testenv.Entry{"_SYSTEMD_UNIT": unit(i), "_SYSTEMD_INVOCATION_ID": invID(1000 + i),
+			"SYSLOG_IDENTIFIER": "odoo", "_TRANSPORT": "stdout", "MESSAGE": fmt.Sprintf("run %d: psycopg2.OperationalError", i),
+			"__REALTIME_TIMESTAMP": fmt.Sprint(failedAt.Add(time.Duration(i) * time.Second).UnixMicro())})
+	}
+	// back(n) is the journal in which units 0 to n-1 run again, as new
+	// runs, since 3 minutes ago: past stable_after (2m).
+	back := func(n int) string {
+		entries := slices.Clone(failures)
+		since := time.Now().Add(-3 * time.Minute)
+		for k := range n {
+			entries = append(entries, testenv.Entry{"UNIT": unit(k), "INVOCATION_ID": invID(5000 + k), "_PID": "1", "SYSLOG_IDENTIFIER": "systemd", "_TRANSPORT": "journal",
+				"MESSAGE": "Started " + unit(k) + " - Odoo.", "MESSAGE_ID": "39f53479d3a045ac8e11786248231fbf",
+				"__REALTIME_TIMESTAMP": fmt.Sprint(since.Add(time.Duration(k) * time.Millisecond).UnixMicro())})
+		}
+		return testenv.WriteJournal(t, entries)
+	}
+	r.journal = back(0)
+
+	rng := rand.New(rand.NewPCG(3, 4))
+	// killAt is a random kill point: one in five in the first 5 ms, before
+	// the process saved anything, the others while it delivers.
+	early := map[string]int{}
+	killAt := func(phase string) time.Duration {
+		if rng.IntN(5) == 0 {
+			early[phase]++
+			return time.Duration(rng.IntN(5000)) * time.Microsecond
+		}
+		return time.Duration(rng.IntN(700)) * time.Millisecond
+	}
+	kill := func(cmd *exec.Cmd, at time.Duration) {
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(at)
+		cmd.Process.Kill()
+		cmd.Wait()
+	}
+	for i := range incidentRuns {
+		hook := r.command(nil, "hook", unit(i))
+		hook.Env = append(hook.Env, "SERVICE_RESULT=exit-code", "EXIT_CODE=exited", "EXIT_STATUS=1", "INVOCATION_ID="+invID(1000+i))
+		r.want("hook "+unit(i), r.exec(hook), 0)
+		kill(r.command(&failure{unit: unit(i), result: "exit-code", code: "exited", status: "1", inv: 1000 + i}), killAt("opening"))
+	}
+	for n := 1; n <= incidentRuns; n++ {
+		kill(r.command(nil, "flush", "--journal-file", back(n)), killAt("recovery"))
+	}
+	r.slack.mode.Store("ok")
+	all := back(incidentRuns)
+	var res result
+	for range 5 {
+		if res = r.flushWith(all); res.code == 0 {
+			break
+		}
+	}
+	r.want("flush after the campaign", res, 0)
+	r.want("flush once more", r.flushWith(all), 0)
+
+	// Per channel, what each unit got, in the order it arrived: the
+	// receiver's id of each message (Slack's have none) and its event.
+	type got struct{ id, event string }
+	arrived := map[string]map[int][]got{"mail": {}, "webhook": {}, "slack": {}}
+	add := func(ch, text, id, event string) {
+		if g := campaignUnit.FindStringSubmatch(text); g != nil {
+			i, _ := strconv.Atoi(g[1])
+			arrived[ch][i] = append(arrived[ch][i], got{id, event})
+		}
+	}
+	_, ids, bodies := r.hook.got()
+	for k, b := range bodies {
+		var rep hookReport
+		if err := json.Unmarshal([]byte(b), &rep); err != nil {
+			t.Fatalf("webhook body: %v\n%s", err, b)
+		}
+		add("webhook", rep.Unit, ids[k], rep.Event)
+	}
+	_, _, slackBodies := r.slack.got()
+	for _, b := range slackBodies {
+		text := slackKey([]byte(b))
+		add("slack", text, "", eventOfTitle(text))
+	}
+	var mails struct {
+		Messages []struct{ Subject, MessageID string }
+	}
+	r.mail.Get(t, fmt.Sprintf("/api/v1/messages?limit=%d", 20*incidentRuns), &mails)
+	for k := len(mails.Messages) - 1; k >= 0; k-- { // oldest first
+		m := mails.Messages[k]
+		add("mail", m.Subject, m.MessageID, eventOfTitle(m.Subject))
+	}
+
+	var table strings.Builder
+	fmt.Fprintf(&table, "incident fault campaign: %d openings and %d recovering flushes killed with SIGKILL (%d and %d in their first 5 ms), then flush\n",
+		incidentRuns, incidentRuns, early["opening"], early["recovery"])
+	fmt.Fprintf(&table, "%-8s %8s %9s %5s %11s %8s\n", "channel", "openings", "recovered", "lost", "resent same", "misorder")
+	for _, ch := range []string{"mail", "webhook", "slack"} {
+		var openings, recoveries, lost, resent, misorder int
+		for i := range incidentRuns {
+			firing, resolved := map[string]int{}, map[string]int{}
+			var order []string
+			for _, g := range arrived[ch][i] {
+				switch g.event {
+				case "firing":
+					firing[g.id]++
+				case "resolved":
+					resolved[g.id]++
+				default:
+					t.Errorf("%s: %s got a %q message: the campaign's units fail once and come back", ch, unit(i), g.event)
+				}
+				order = append(order, g.event)
+			}
+			// A receiver tells a resend by its id; Slack's messages carry
+			// none, so there a second one is taken for the resend.
+			for _, c := range []struct {
+				what string
+				by   map[string]int
+			}{{"opening report", firing}, {"recovery notice", resolved}} {
+				distinct, sent := len(c.by), 0
+				for _, n := range c.by {
+					sent += n
+				}
+				if ch == "slack" {
+					distinct = min(sent, 1)
+				}
+				resent += sent - distinct
+				switch {
+				case distinct == 0:
+					lost++
+					st := r.exec(r.command(nil, "status", unit(i), "--journal-file", all))
+					t.Errorf("%s: %s's %s was lost; it got %v; status:\n%s%s", ch, unit(i), c.what, order, st.stdout, st.stderr)
+				case distinct > 1:
+					t.Errorf("%s: %s got %d different %ss", ch, unit(i), distinct, c.what)
+				}
+			}
+			openings += min(len(firing), 1)
+			recoveries += min(len(resolved), 1)
+			if fi, ri := slices.Index(order, "firing"), slices.Index(order, "resolved"); ri >= 0 && (fi < 0 || ri < fi) {
+				misorder++
+				t.Errorf("%s: %s's recovery notice came before its opening: %v", ch, unit(i), order)
+			}
+		}
+		fmt.Fprintf(&table, "%-8s %8d %9d %5d %11d %8d\n", ch, openings, recoveries, lost, resent, misorder)
+	}
+	t.Log("\n" + table.String())
+}
+
+// eventOfTitle tells an opening from a recovery notice by its title.
+func eventOfTitle(s string) string {
+	switch {
+	case strings.HasPrefix(s, "[RESOLVED] "):
+		return "resolved"
+	case strings.HasPrefix(s, "[UPDATE] "):
+		return "update"
+	case strings.HasPrefix(s, "[STILL DOWN] "):
+		return "reminder"
+	}
+	return "firing"
 }

@@ -274,7 +274,7 @@ func (a *App) stateBlock(in *report.Incident) slack.Block {
 		if back.IsZero() {
 			back = in.Resolved
 		}
-		s = fmt.Sprintf(":large_green_circle: *Recovered* at %s, after %s: %s", clock(back), span(later(back, in.LastFailure).Sub(in.Opened)), failures(in.Failures))
+		s = fmt.Sprintf(":large_green_circle: *Recovered* at %s, after %s: %s", clock(back), report.Span(later(back, in.LastFailure).Sub(in.Opened)), failures(in.Failures))
 	default:
 		s = fmt.Sprintf(":red_circle: *Failing* since %s (%s): %s", clock(in.Opened), in.Opened.In(loc).Format("2006-01-02"), failures(in.Failures))
 		if in.Failures > 1 && !in.LastFailure.IsZero() {
@@ -302,28 +302,6 @@ func later(a, b time.Time) time.Time {
 		return a
 	}
 	return b
-}
-
-// span says a duration as a person reads it: "45 s", "7 min", "2 h 5 min",
-// "3 d 4 h".
-func span(d time.Duration) string {
-	switch {
-	case d < time.Minute:
-		return fmt.Sprintf("%d s", max(int(d.Seconds()), 0))
-	case d < time.Hour:
-		return fmt.Sprintf("%d min", int(d.Round(time.Minute).Minutes()))
-	case d < 24*time.Hour:
-		h, m := int(d.Hours()), int(d.Minutes())%60
-		if m == 0 {
-			return fmt.Sprintf("%d h", h)
-		}
-		return fmt.Sprintf("%d h %d min", h, m)
-	}
-	days, h := int(d.Hours())/24, int(d.Hours())%24
-	if h == 0 {
-		return fmt.Sprintf("%d d", days)
-	}
-	return fmt.Sprintf("%d d %d h", days, h)
 }
 
 // load reads the thread saved under id; nil when there is none or it cannot

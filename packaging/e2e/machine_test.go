@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -119,6 +120,7 @@ type machine struct {
 	// leader is the container's PID 1 (systemd) as the host sees it.
 	leader  int
 	console *bytes.Buffer
+	stopped sync.Once
 }
 
 // boot copies the cached root (so every run starts clean) and boots it with
@@ -129,11 +131,18 @@ type machine struct {
 // then stalls with nothing on the console.
 func boot(t testing.TB, setup func(root string)) *machine {
 	t.Helper()
-	m, err := bootOnce(t, setup)
+	return bootFrom(t, cachedRoot(t), setup)
+}
+
+// bootFrom is boot from another cached root than the bare one.
+func bootFrom(t testing.TB, cached string, setup func(root string)) *machine {
+	t.Helper()
+	m, err := bootOnce(t, cached, setup)
 	if err != nil {
 		t.Logf("%v: booting a fresh copy once more", err)
 		m.stop()
-		if m, err = bootOnce(t, setup); err != nil {
+		if m, err = bootOnce(t, cached, setup); err != nil {
+			m.stop()
 			t.Fatal(err)
 		}
 	}
@@ -141,9 +150,8 @@ func boot(t testing.TB, setup func(root string)) *machine {
 	return m
 }
 
-func bootOnce(t testing.TB, setup func(root string)) (*machine, error) {
+func bootOnce(t testing.TB, cached string, setup func(root string)) (*machine, error) {
 	t.Helper()
-	cached := cachedRoot(t)
 	root := filepath.Join(t.TempDir(), "root")
 	if out, err := exec.Command("cp", "-a", cached, root).CombinedOutput(); err != nil {
 		t.Fatalf("copy the cached root: %v\n%s", err, out)
@@ -210,14 +218,20 @@ func (m *machine) checkAlive(deadline time.Time) error {
 }
 
 // try runs a shell script inside the container as root and returns its
-// output (stdout and stderr).
+// output (stdout and stderr). It gets 5 minutes unless ctx has a deadline.
 func (m *machine) try(ctx context.Context, script string) (string, error) {
-	ctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
-	defer cancel()
+	if _, ok := ctx.Deadline(); !ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, 5*time.Minute)
+		defer cancel()
+	}
 	cmd := exec.CommandContext(ctx, "nsenter", "-t", strconv.Itoa(m.leader), "-a", "--",
 		"/usr/bin/env", "-i", "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
 		"LANG=C.UTF-8", "HOME=/root", "DEBIAN_FRONTEND=noninteractive", "SYSTEMD_PAGER=", "SYSTEMD_COLORS=0",
 		"/bin/sh", "-c", script)
+	// Killed at the deadline, nsenter leaves the script running with our
+	// pipe open: do not wait for it.
+	cmd.WaitDelay = 10 * time.Second
 	out, err := cmd.CombinedOutput()
 	return string(out), err
 }
@@ -249,7 +263,9 @@ func (m *machine) exitStatus(script string) (string, int) {
 
 // stop powers the container off, and kills the nspawn process this test
 // started if it does not end in 30 seconds.
-func (m *machine) stop() {
+func (m *machine) stop() { m.stopped.Do(m.powerOff) }
+
+func (m *machine) powerOff() {
 	_, _ = m.try(context.Background(), "systemctl poweroff --no-block")
 	select {
 	case <-m.done:
