@@ -75,11 +75,11 @@ e2e:
 	go test -count=1 -timeout 30m -v ./packaging/e2e/
 
 # The real-Odoo end-to-end test: Odoo 18.0 and PostgreSQL 15 installed in
-# the booted Debian 12 by setup.sh from ODOO_NOTIFY_ODOO_SRC (default
-# /work/shared/odoo; the test fails when it is missing), crashed, looped
+# the booted Debian 12 by setup.sh from ODOO_NOTIFY_ODOO_SRC (default ../shared/odoo
+# beside the repo, else /work/shared/odoo; the test fails when it is missing), crashed, looped
 # with its database down, stopped by the start limit and silenced (needs
 # root). The root with Odoo is kept beside the bare one for later runs.
-ODOO_NOTIFY_ODOO_SRC ?= /work/shared/odoo
+ODOO_NOTIFY_ODOO_SRC ?= $(firstword $(wildcard $(abspath ../shared/odoo)) /work/shared/odoo)
 e2e-odoo: deps
 	go vet -tags odoo ./packaging/e2e/
 	ODOO_NOTIFY_ODOO_SRC='$(ODOO_NOTIFY_ODOO_SRC)' go test -tags odoo -count=1 -timeout 40m -v -run '^TestOdoo$$' ./packaging/e2e/
