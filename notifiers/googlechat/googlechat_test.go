@@ -105,17 +105,6 @@ func TestErrorsAtLimit(t *testing.T) {
 		if l := len(text); l > MaxText {
 			t.Errorf("%d lines: %d bytes, want at most %d", n, l, MaxText)
 		}
-		if !strings.Contains(text, "Errors logged during the run:") || !strings.Contains(text, notifiertest.FirstError) {
-			t.Errorf("%d lines: the errors are missing:\n%s", n, text)
-		}
-		if !strings.Contains(text, "more kind(s) of error not shown") {
-			t.Errorf("%d lines: no note that errors were left out:\n%s", n, text)
-		}
-		if !strings.Contains(text, notifiertest.LastLine(n)) {
-			t.Errorf("%d lines: the newest line is missing", n)
-		}
-		if strings.Contains(text, notifiertest.Hostile) {
-			t.Errorf("%d lines: an error's text reaches the message unescaped", n)
-		}
+		notifiertest.CheckErrors(t, n, text)
 	}
 }

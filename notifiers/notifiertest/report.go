@@ -3,6 +3,7 @@ package notifiertest
 import (
 	"fmt"
 	"strings"
+	"testing"
 	"time"
 
 	"github.com/odoo-notify/odoo-notify/report"
@@ -76,4 +77,24 @@ func ErrorsReport(n int) *report.Report {
 			Message: fmt.Sprintf("error %d: ", i) + Hostile + " " + strings.Repeat("é€😀x", 40), Last: day.Add(11 * time.Hour)})
 	}
 	return r
+}
+
+// CheckErrors checks what a person must find in a chat message rendered
+// from ErrorsReport(n): the errors the run logged, the most frequent first,
+// the note that some were left out, the newest log line, and no error text
+// unescaped. Each channel checks its own size limit.
+func CheckErrors(t testing.TB, n int, text string) {
+	t.Helper()
+	if !strings.Contains(text, "Errors logged during the run:") || !strings.Contains(text, FirstError) {
+		t.Errorf("%d lines: the errors are missing:\n%s", n, text)
+	}
+	if !strings.Contains(text, "more kind(s) of error not shown") {
+		t.Errorf("%d lines: no note that errors were left out:\n%s", n, text)
+	}
+	if !strings.Contains(text, LastLine(n)) {
+		t.Errorf("%d lines: the newest line is missing", n)
+	}
+	if strings.Contains(text, Hostile) {
+		t.Errorf("%d lines: an error's text reaches the message unescaped", n)
+	}
 }
