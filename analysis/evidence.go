@@ -1,12 +1,13 @@
 package analysis
 
 import (
-	"regexp"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/odoo-notify/odoo-notify/report"
+
+	"github.com/odoo-notify/odoo-notify/internal/lazyre"
 )
 
 // evidence is everything the lines say, gathered in one pass.
@@ -45,7 +46,7 @@ type oomEvidence struct {
 
 type pattern struct {
 	cause, kind string
-	re          *regexp.Regexp
+	re          *lazyre.Regexp
 	// hint lists substrings ("a|b"), one of which every match holds, so
 	// most lines cost one pass of lineWords and no regexp.
 	hint string
@@ -54,26 +55,26 @@ type pattern struct {
 // patterns are Odoo's, psycopg2's and Python's own words for each cause, in
 // the order they are tried on one line.
 var patterns = []pattern{
-	{CausePortInUse, "", regexp.MustCompile(`Address already in use`), "Address already in use"},
-	{CausePortInUse, "", regexp.MustCompile(`\[Errno (?:98|48)\]`), "[Errno 98]|[Errno 48]"},
+	{CausePortInUse, "", lazyre.New(`Address already in use`), "Address already in use"},
+	{CausePortInUse, "", lazyre.New(`\[Errno (?:98|48)\]`), "[Errno 98]|[Errno 48]"},
 
-	{CauseConfigError, "option", regexp.MustCompile(`error: no such option: \S+`), "no such option"},
-	{CauseConfigError, "addons", regexp.MustCompile(`is not a valid addons directory|addons.?path.*(?:does not exist|no such directory|not a directory)`), "addons"},
-	{CauseConfigError, "option", regexp.MustCompile(`error: option -{1,2}[\w-]+: .+|error: unrecognized (?:arguments|parameters): .+|invalid (?:integer|choice|float) value`), "error: option|error: unrecognized|invalid integer|invalid choice|invalid float"},
-	{CauseConfigError, "file", regexp.MustCompile(`MissingSectionHeaderError|File contains no section headers|ParsingError: Source contains parsing errors|Duplicate(?:Option|Section)Error`), "MissingSectionHeader|no section headers|ParsingError|DuplicateOption|DuplicateSection"},
-	{CauseConfigError, "file", regexp.MustCompile(`(?:PermissionError|FileNotFoundError|IOError|IsADirectoryError): \[Errno \d+\] [^:]+: '[^']*(?:\.conf|\.cfg|odoorc)'`), "Error: [Errno "},
+	{CauseConfigError, "option", lazyre.New(`error: no such option: \S+`), "no such option"},
+	{CauseConfigError, "addons", lazyre.New(`is not a valid addons directory|addons.?path.*(?:does not exist|no such directory|not a directory)`), "addons"},
+	{CauseConfigError, "option", lazyre.New(`error: option -{1,2}[\w-]+: .+|error: unrecognized (?:arguments|parameters): .+|invalid (?:integer|choice|float) value`), "error: option|error: unrecognized|invalid integer|invalid choice|invalid float"},
+	{CauseConfigError, "file", lazyre.New(`MissingSectionHeaderError|File contains no section headers|ParsingError: Source contains parsing errors|Duplicate(?:Option|Section)Error`), "MissingSectionHeader|no section headers|ParsingError|DuplicateOption|DuplicateSection"},
+	{CauseConfigError, "file", lazyre.New(`(?:PermissionError|FileNotFoundError|IOError|IsADirectoryError): \[Errno \d+\] [^:]+: '[^']*(?:\.conf|\.cfg|odoorc)'`), "Error: [Errno "},
 
-	{CauseDBUnreachable, "host", regexp.MustCompile(`could not translate host name "[^"]*" to address.*`), "translate host"},
-	{CauseDBUnreachable, "no-db", regexp.MustCompile(`database "[^"]*" does not exist`), "does not exist"},
-	{CauseDBUnreachable, "auth", regexp.MustCompile(`password authentication failed for user "[^"]*"|no pg_hba\.conf entry for .*|fe_sendauth: no password supplied|authentication failed for user "[^"]*"`), "authentication failed|pg_hba|fe_sendauth"},
-	{CauseDBUnreachable, "socket", regexp.MustCompile(`connection to server on socket "[^"]*" failed: No such file or directory|could not connect to server: No such file or directory`), "No such file or directory"},
-	{CauseDBUnreachable, "refused", regexp.MustCompile(`(?:could not connect to server|connection to server at [^\n]*? failed): Connection refused`), "Connection refused"},
-	{CauseDBUnreachable, "other", regexp.MustCompile(`(?:could not connect to server|connection to server at [^\n]*? failed): .+|the database system is (?:starting up|shutting down|in recovery mode)|too many clients already|remaining connection slots are reserved|server closed the connection unexpectedly`), "could not connect to server|connection to server at|the database system is|too many clients|connection slots|server closed the connection"},
-	{CauseDBUnreachable, "other", regexp.MustCompile(`Connection to the database failed`), "Connection to the database failed"},
+	{CauseDBUnreachable, "host", lazyre.New(`could not translate host name "[^"]*" to address.*`), "translate host"},
+	{CauseDBUnreachable, "no-db", lazyre.New(`database "[^"]*" does not exist`), "does not exist"},
+	{CauseDBUnreachable, "auth", lazyre.New(`password authentication failed for user "[^"]*"|no pg_hba\.conf entry for .*|fe_sendauth: no password supplied|authentication failed for user "[^"]*"`), "authentication failed|pg_hba|fe_sendauth"},
+	{CauseDBUnreachable, "socket", lazyre.New(`connection to server on socket "[^"]*" failed: No such file or directory|could not connect to server: No such file or directory`), "No such file or directory"},
+	{CauseDBUnreachable, "refused", lazyre.New(`(?:could not connect to server|connection to server at [^\n]*? failed): Connection refused`), "Connection refused"},
+	{CauseDBUnreachable, "other", lazyre.New(`(?:could not connect to server|connection to server at [^\n]*? failed): .+|the database system is (?:starting up|shutting down|in recovery mode)|too many clients already|remaining connection slots are reserved|server closed the connection unexpectedly`), "could not connect to server|connection to server at|the database system is|too many clients|connection slots|server closed the connection"},
+	{CauseDBUnreachable, "other", lazyre.New(`Connection to the database failed`), "Connection to the database failed"},
 
-	{CauseWorkerTimeout, "real", regexp.MustCompile(`\w*Worker\w* \(\d+\) timeout after \d+s|virtual real time limit(?: \([^)]*\))? reached`), "timeout after|virtual real time limit"},
-	{CauseWorkerTimeout, "cpu", regexp.MustCompile(`CPU time limit(?: \(\d+\))? (?:reached|exceeded)`), "CPU time limit"},
-	{CauseWorkerTimeout, "memory", regexp.MustCompile(`(?:virtual memory|[Ss]erver memory|memory) limit(?: \(\d+\))? (?:reached|exceeded)|^MemoryError\b`), "emory limit|MemoryError"},
+	{CauseWorkerTimeout, "real", lazyre.New(`\w*Worker\w* \(\d+\) timeout after \d+s|virtual real time limit(?: \([^)]*\))? reached`), "timeout after|virtual real time limit"},
+	{CauseWorkerTimeout, "cpu", lazyre.New(`CPU time limit(?: \(\d+\))? (?:reached|exceeded)`), "CPU time limit"},
+	{CauseWorkerTimeout, "memory", lazyre.New(`(?:virtual memory|[Ss]erver memory|memory) limit(?: \(\d+\))? (?:reached|exceeded)|^MemoryError\b`), "emory limit|MemoryError"},
 }
 
 // lineWords holds every pattern's hint words and "running on", the start
@@ -118,7 +119,7 @@ func matchWords(text string, found uint64) (decision, bool) {
 	return decision{}, false
 }
 
-var portRe = regexp.MustCompile(`running on [^\s]*:(\d{2,5})\b`)
+var portRe = lazyre.New(`running on [^\s]*:(\d{2,5})\b`)
 
 func gather(es []entry, in Input) evidence {
 	ev := evidence{lines: map[string]decision{}, pids: map[int]bool{}, n: len(es)}
@@ -269,10 +270,10 @@ var (
 	// "Kill process 1234 (python3) score 900 or sacrifice child".
 	// CentOS 6's 2.6.32 wrote "Killed process 31217, UID 500, (python3)
 	// total-vm:..kB, anon-rss:..kB, file-rss:..kB".
-	killedRe = regexp.MustCompile(`Kill(?:ed)? process (\d+)(?:, UID \d+,)? \(([^)]*)\)(?:.*?anon-rss:(\d+)kB, file-rss:(\d+)kB(?:, shmem-rss:(\d+)kB)?)?`)
+	killedRe = lazyre.New(`Kill(?:ed)? process (\d+)(?:, UID \d+,)? \(([^)]*)\)(?:.*?anon-rss:(\d+)kB, file-rss:(\d+)kB(?:, shmem-rss:(\d+)kB)?)?`)
 	// "oom-kill:constraint=...,oom_memcg=/system.slice/odoo.service,
 	// task_memcg=/system.slice/odoo.service,task=python3,pid=1234,uid=105"
-	oomKillRe = regexp.MustCompile(`oom-kill:.*?task_memcg=([^,\s]*).*?,pid=(\d+)`)
+	oomKillRe = lazyre.New(`oom-kill:.*?task_memcg=([^,\s]*).*?,pid=(\d+)`)
 )
 
 // oomOf finds the kernel's OOM kill of one of the unit's processes: by its

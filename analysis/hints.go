@@ -2,8 +2,9 @@ package analysis
 
 import (
 	"fmt"
-	"regexp"
 	"strings"
+
+	"github.com/odoo-notify/odoo-notify/internal/lazyre"
 )
 
 // hints gives one or two lines with the concrete fix, using the settings
@@ -106,7 +107,7 @@ func hints(d decision, ev evidence, in Input, unit string) []string {
 	return h
 }
 
-var missingModuleRe = regexp.MustCompile(`(?:ModuleNotFoundError|ImportError): No module named '?([\w.]+)'?`)
+var missingModuleRe = lazyre.New(`(?:ModuleNotFoundError|ImportError): No module named '?([\w.]+)'?`)
 
 func startLimitHint(unit string, in Input) string {
 	return fmt.Sprintf("systemd will not restart %s by itself now: fix the cause, then `systemctl reset-failed %s && systemctl start %s`.", unit, unit, unit)

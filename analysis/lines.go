@@ -1,10 +1,11 @@
 package analysis
 
 import (
-	"regexp"
 	"strings"
 
 	"github.com/odoo-notify/odoo-notify/report"
+
+	"github.com/odoo-notify/odoo-notify/internal/lazyre"
 )
 
 // Bounds that keep the analysis of hostile input (a 10 MB line, binary junk,
@@ -71,23 +72,23 @@ func levelOf(name string) level {
 }
 
 var (
-	ansiRe = regexp.MustCompile(`\x1b\[[0-9;]*[A-Za-z]`)
+	ansiRe = lazyre.New(`\x1b\[[0-9;]*[A-Za-z]`)
 	// docker compose v1 "odoo_1  | ", v2 "odoo-1  | ", or a container
 	// name "odoo  | ".
-	composeRe = regexp.MustCompile(`^[A-Za-z0-9][\w.-]{0,63}\s+\| ?`)
+	composeRe = lazyre.New(`^[A-Za-z0-9][\w.-]{0,63}\s+\| ?`)
 	// journalctl short-iso "2024-05-01T10:00:00+0000 host ", and docker's
 	// --timestamps "2023-05-08T06:30:32.991082827Z " (no host after it).
-	isoRe = regexp.MustCompile(`^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:[.,]\d+)?(?:Z|[+-]\d\d:?\d\d)? `)
+	isoRe = lazyre.New(`^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:[.,]\d+)?(?:Z|[+-]\d\d:?\d\d)? `)
 	// the syslog tag: "odoo[1234]: ", "kernel: ", "(cprofile)[148247]: ".
-	tagRe = regexp.MustCompile(`^[^\s:\[\]]+(?:\[\d+\])?: ?`)
+	tagRe = lazyre.New(`^[^\s:\[\]]+(?:\[\d+\])?: ?`)
 	// a tag with a pid, the one form that cannot be a message's start.
-	pidTagRe = regexp.MustCompile(`^[\w.@()-]+\[\d+\]: ?`)
+	pidTagRe = lazyre.New(`^[\w.@()-]+\[\d+\]: ?`)
 	// Odoo's --syslog format: "Odoo Server 16.0:db:ERROR:odoo.x:msg".
-	odooSyslogRe = regexp.MustCompile(`^Odoo Server [^:]*:([^:]*):([A-Z]+):([\w.\-]+):`)
+	odooSyslogRe = lazyre.New(`^Odoo Server [^:]*:([^:]*):([A-Z]+):([\w.\-]+):`)
 	// a log viewer's "6/11/2020 14:26:06" glued to the line (Rancher).
-	viewerRe = regexp.MustCompile(`^\d{1,2}/\d{1,2}/\d{4} \d{1,2}:\d\d:\d\d`)
+	viewerRe = lazyre.New(`^\d{1,2}/\d{1,2}/\d{4} \d{1,2}:\d\d:\d\d`)
 	// balena's " gunicorn  " service-name prefix.
-	balenaRe = regexp.MustCompile(`^ [A-Za-z][\w.-]{1,40}  `)
+	balenaRe = lazyre.New(`^ [A-Za-z][\w.-]{1,40}  `)
 )
 
 // normalize unfolds the run's lines into entries, keeping the last
@@ -496,12 +497,12 @@ type block struct {
 
 const tracebackHeader = "Traceback (most recent call last):"
 
-var frameRe = regexp.MustCompile(`^\s+File "([^"]*)", line (\d+), in (.*)$`)
+var frameRe = lazyre.New(`^\s+File "([^"]*)", line (\d+), in (.*)$`)
 
 // excRe is an exception line: "psycopg2.OperationalError: text", "KeyError",
 // "OSError: [Errno 98] Address already in use". excParts reads it by hand:
 // every line of a traceback is tried.
-var excRe = regexp.MustCompile(`^([A-Za-z_][\w.]*)(?::(?: (.*))?)?$`)
+var excRe = lazyre.New(`^([A-Za-z_][\w.]*)(?::(?: (.*))?)?$`)
 
 // excParts is excRe's match: the exception's type and message.
 func excParts(s string) (typ, msg string, ok bool) {

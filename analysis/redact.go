@@ -6,6 +6,8 @@ import (
 	"strings"
 
 	"github.com/odoo-notify/odoo-notify/report"
+
+	"github.com/odoo-notify/odoo-notify/internal/lazyre"
 )
 
 // Redacted replaces every secret found in a report's text.
@@ -14,7 +16,7 @@ const Redacted = "<redacted>"
 // rule keeps the part of a match before the secret (group 1) and replaces
 // the rest.
 type rule struct {
-	re *regexp.Regexp
+	re *lazyre.Regexp
 	// hint lists lowercase substrings ("a|b"), one of which every match
 	// holds, so most lines cost a strings.Contains and no regexp.
 	hint string
@@ -26,14 +28,14 @@ type rule struct {
 // printed by a config dump or a traceback's locals, passwords in URLs and
 // libpq DSNs, session ids, Authorization headers and bearer tokens.
 var builtin = []rule{
-	{regexp.MustCompile(`(?i)(\b\w*(?:passw(?:or)?d|pwd|secret|api_?key|token)['"]?\s*[:=]\s*)(?:"[^"]*"|'[^']*'|[^\s,;&}\])]+)`), "passw|pwd|secret|key|token", ""},
-	{regexp.MustCompile(`(?i)((?:session_id|sid)['"]?\s*[:=]\s*['"]?)[^\s;,'"&]+`), "sid|session_id", ""},
-	{regexp.MustCompile(`(?i)(authorization['"]?\s*[:=]\s*['"]?)[^'"\r\n]+`), "authorization", ""},
-	{regexp.MustCompile(`(?i)(\bbearer\s+)[A-Za-z0-9\-._~+/]+=*`), "bearer", ""},
+	{lazyre.New(`(?i)(\b\w*(?:passw(?:or)?d|pwd|secret|api_?key|token)['"]?\s*[:=]\s*)(?:"[^"]*"|'[^']*'|[^\s,;&}\])]+)`), "passw|pwd|secret|key|token", ""},
+	{lazyre.New(`(?i)((?:session_id|sid)['"]?\s*[:=]\s*['"]?)[^\s;,'"&]+`), "sid|session_id", ""},
+	{lazyre.New(`(?i)(authorization['"]?\s*[:=]\s*['"]?)[^'"\r\n]+`), "authorization", ""},
+	{lazyre.New(`(?i)(\bbearer\s+)[A-Za-z0-9\-._~+/]+=*`), "bearer", ""},
 	// scheme://user:password@host
-	{regexp.MustCompile(`([a-zA-Z][a-zA-Z0-9+.\-]*://[^/\s:@]*:)[^@\s/]+@`), "://", "${1}" + Redacted + "@"},
+	{lazyre.New(`([a-zA-Z][a-zA-Z0-9+.\-]*://[^/\s:@]*:)[^@\s/]+@`), "://", "${1}" + Redacted + "@"},
 	// Slack and other webhook URLs are secrets themselves.
-	{regexp.MustCompile(`(https://hooks\.slack\.com/)\S+`), "hooks.slack.com", ""},
+	{lazyre.New(`(https://hooks\.slack\.com/)\S+`), "hooks.slack.com", ""},
 }
 
 // redactWords holds every rule's hint words, found in any case;

@@ -11,11 +11,12 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"time"
 
 	"github.com/BurntSushi/toml"
+
+	"github.com/odoo-notify/odoo-notify/internal/lazyre"
 )
 
 // DefaultPath is where the packaged config file lives.
@@ -437,7 +438,7 @@ func Parse(r io.Reader) (*Config, error) {
 const maxTypeErrors = 32
 
 // typeErrorRE matches the decoder's "toml: line N (last key "K"): MSG".
-var typeErrorRE = regexp.MustCompile(`^toml: line \d+ \(last key "([^"]+)"\): (.*)$`)
+var typeErrorRE = lazyre.New(`^toml: line \d+ \(last key "([^"]+)"\): (.*)$`)
 
 // typeError pulls the key and a message an admin can act on out of a
 // decoder type error.

@@ -11,6 +11,8 @@ import (
 	"strings"
 	"time"
 	"unicode"
+
+	"github.com/odoo-notify/odoo-notify/internal/lazyre"
 )
 
 // Default per-channel settings.
@@ -33,10 +35,10 @@ const (
 )
 
 var (
-	telegramChatRE = regexp.MustCompile(`^(-?[0-9]{1,20}|@[A-Za-z][A-Za-z0-9_]{3,31})$`)
-	ntfyTopicRE    = regexp.MustCompile(`^[-_A-Za-z0-9]{1,64}$`)
+	telegramChatRE = lazyre.New(`^(-?[0-9]{1,20}|@[A-Za-z][A-Za-z0-9_]{3,31})$`)
+	ntfyTopicRE    = lazyre.New(`^[-_A-Za-z0-9]{1,64}$`)
 	// A bot token is "xoxb-" and dash-separated digits and letters.
-	slackTokenRE = regexp.MustCompile(`^xoxb-[0-9A-Za-z][-0-9A-Za-z]{8,}$`)
+	slackTokenRE = lazyre.New(`^xoxb-[0-9A-Za-z][-0-9A-Za-z]{8,}$`)
 )
 
 // slackChannel says whether s names a Slack channel: an id (C, G or D and

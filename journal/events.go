@@ -1,9 +1,10 @@
 package journal
 
 import (
-	"regexp"
 	"strconv"
 	"time"
+
+	"github.com/odoo-notify/odoo-notify/internal/lazyre"
 )
 
 // This file is the one reading of systemd's messages about a unit (Events,
@@ -25,11 +26,11 @@ const (
 // Older systemd and hand-written lines may lack the structured fields; the
 // messages say the same thing.
 var (
-	reFailed     = regexp.MustCompile(`Failed with result '([a-z-]+)'`)
-	reExited     = regexp.MustCompile(`Main process exited, code=([a-z]+), status=(\d+)`)
-	reRestart    = regexp.MustCompile(`restart counter is at (\d+)`)
-	reStartLimit = regexp.MustCompile(`Start request repeated too quickly`)
-	reStarted    = regexp.MustCompile(`^Started `)
+	reFailed     = lazyre.New(`Failed with result '([a-z-]+)'`)
+	reExited     = lazyre.New(`Main process exited, code=([a-z]+), status=(\d+)`)
+	reRestart    = lazyre.New(`restart counter is at (\d+)`)
+	reStartLimit = lazyre.New(`Start request repeated too quickly`)
+	reStarted    = lazyre.New(`^Started `)
 )
 
 // event is what one of systemd's messages says about a run.

@@ -21,7 +21,6 @@ import (
 	"os"
 	"os/user"
 	"path/filepath"
-	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -31,6 +30,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/coreos/go-systemd/v22/sdjournal"
+
+	"github.com/odoo-notify/odoo-notify/internal/lazyre"
 )
 
 // MaxMessage is the most of one MESSAGE an Entry holds. A service can log a
@@ -82,7 +83,10 @@ type Entry struct {
 	Transport string // _TRANSPORT: kernel, stdout, journal, syslog, ...
 	// Fields holds the entry's MESSAGE_ID, UNIT, INVOCATION_ID,
 	// _SYSTEMD_UNIT, _SYSTEMD_INVOCATION_ID, UNIT_RESULT, EXIT_CODE,
-	// EXIT_STATUS, N_RESTARTS, SYSLOG_IDENTIFIER and _PID, where present.
+	// EXIT_STATUS, N_RESTARTS, SYSLOG_IDENTIFIER and _PID, where present;
+	// a run's lines (RunLines, RunExcerpt) hold only
+	// _SYSTEMD_INVOCATION_ID, and RunSince's only _PID, with Transport
+	// empty: they are read for their text.
 	Fields map[string]string
 }
 
@@ -238,7 +242,7 @@ func (j *Journal) RunExcerpt(unit, id string, n, maxBytes int) (entries []Entry,
 		}
 		groups = [][]string{{fieldSystemdUnit + "=" + unit}, {fieldUnit + "=" + unit}}
 	}
-	entries, cut, err = j.walk(walkSpec{groups: groups, max: n, maxBytes: maxBytes})
+	entries, cut, err = j.walk(walkSpec{groups: groups, max: n, maxBytes: maxBytes, fields: runFields})
 	if err != nil {
 		return nil, false, fmt.Errorf("%s: %w", op, err)
 	}
@@ -305,6 +309,9 @@ type walkSpec struct {
 	// them are read before walk stops.
 	keep    func(Entry) bool
 	maxSkip int
+	// fields, when set, are the only fields beside the time, MESSAGE and
+	// PRIORITY read into an Entry (see readFields); nil reads them all.
+	fields []string
 }
 
 // walk returns, oldest first, the newest entries that w describes, and
@@ -355,7 +362,12 @@ func (j *Journal) walk(w walkSpec) (out []Entry, cut bool, err error) {
 		if moved == 0 {
 			break
 		}
-		e, err := read(sd)
+		var e Entry
+		if w.fields != nil {
+			e, err = readFields(sd, w.fields)
+		} else {
+			e, err = read(sd)
+		}
 		if err != nil {
 			return nil, false, err
 		}
@@ -420,6 +432,61 @@ func read(sd *sdjournal.Journal) (Entry, error) {
 	return e, nil
 }
 
+// runFields are what a run's lines need beside the time, MESSAGE and
+// PRIORITY: whose line it is (the service's own, or systemd's about it).
+var runFields = []string{fieldSystemdInvocationID}
+
+// readFields returns the entry at sd's read position with only the time,
+// MESSAGE, PRIORITY and the given fields, each asked for by name. For the
+// few fields a run's lines need this costs a third of read, which copies
+// every field of the entry into a map (a service's entry has 25 or more):
+// 800 entries of a run, 2.7 ms against 6.5 ms (BenchmarkReadEntry).
+func readFields(sd *sdjournal.Journal, fields []string) (Entry, error) {
+	usec, err := sd.GetRealtimeUsec()
+	if err != nil {
+		return Entry{}, err
+	}
+	e := Entry{Time: time.UnixMicro(int64(usec)), Priority: defaultPriority, Fields: make(map[string]string, len(fields))}
+	if msg, ok, err := value(sd, fieldMessage); err != nil {
+		return Entry{}, err
+	} else if ok {
+		e.Message = cut(msg)
+	}
+	if p, ok, err := value(sd, fieldPriority); err != nil {
+		return Entry{}, err
+	} else if n, cerr := strconv.Atoi(p); ok && cerr == nil && n >= 0 && n <= 7 {
+		e.Priority = n
+	}
+	for _, f := range fields {
+		v, ok, err := value(sd, f)
+		if err != nil {
+			return Entry{}, err
+		}
+		switch {
+		case !ok:
+		case f == fieldTransport:
+			e.Transport = v
+		default:
+			e.Fields[f] = cut(v)
+		}
+	}
+	return e, nil
+}
+
+// value returns field's value in the entry at sd's read position; ok is
+// false when the entry has no such field.
+func value(sd *sdjournal.Journal, field string) (v string, ok bool, err error) {
+	b, err := sd.GetDataBytes(field)
+	if errors.Is(err, syscall.ENOENT) {
+		return "", false, nil
+	}
+	if err != nil {
+		return "", false, fmt.Errorf("read field %s: %w", field, err)
+	}
+	// sd-journal returns FIELD=value.
+	return string(b[min(len(field)+1, len(b)):]), true, nil
+}
+
 // cut returns s cut to at most MaxMessage bytes plus CutMark. It
 // cuts before a UTF-8 sequence that the cut would split, so that a text
 // message stays valid text.
@@ -440,7 +507,7 @@ func cut(b string) string {
 
 // machineID matches the machine-id subdirectories that sd-journal reads
 // under a journal directory.
-var machineID = regexp.MustCompile(`^[0-9a-f]{32}$`)
+var machineID = lazyre.New(`^[0-9a-f]{32}$`)
 
 // checkDir returns the journal files under dir (dir itself and its
 // machine-id subdirectories, as sd_journal_open_directory reads them, or
@@ -539,7 +606,7 @@ func (j *Journal) RunSince(id string, since time.Time, max int) ([]Entry, error)
 	if id == "" {
 		return nil, errors.New("journal: read a run's lines: no invocation id given")
 	}
-	entries, _, err := j.walk(walkSpec{groups: [][]string{{fieldSystemdInvocationID + "=" + id}}, since: since, max: max, maxBytes: MaxDumpBytes})
+	entries, _, err := j.walk(walkSpec{groups: [][]string{{fieldSystemdInvocationID + "=" + id}}, since: since, max: max, maxBytes: MaxDumpBytes, fields: []string{fieldPID}})
 	if err != nil {
 		return nil, fmt.Errorf("journal: read lines of run %s since %s: %w", id, since.UTC().Format(time.RFC3339), err)
 	}

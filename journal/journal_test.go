@@ -89,6 +89,9 @@ func TestRunLines(t *testing.T) {
 	}
 }
 
+// TestRunLinesFields checks what a run's lines carry: the time, priority
+// and text, and whose line each is (the service's own output has the run's
+// _SYSTEMD_INVOCATION_ID, systemd's messages about the run do not).
 func TestRunLinesFields(t *testing.T) {
 	s, _ := crashScene()
 	j := openRecs(t, s.recs)
@@ -97,13 +100,36 @@ func TestRunLinesFields(t *testing.T) {
 		t.Fatal(err)
 	}
 	out, exit := got[1], got[len(got)-2]
-	if out.Transport != "stdout" || out.Priority != 6 || out.Fields["_SYSTEMD_UNIT"] != "odoo.service" ||
-		out.Fields["_SYSTEMD_INVOCATION_ID"] != invocation(2) || out.Fields["_PID"] != "4242" {
+	if out.Priority != 6 || out.Message != "run2 line 0" || out.Fields["_SYSTEMD_INVOCATION_ID"] != invocation(2) {
 		t.Errorf("service line: got %+v", out)
 	}
 	if !out.Time.Equal(s.recs[slices.IndexFunc(s.recs, func(r rec) bool { return r.fields[6].v == "run2 line 0" })].at) {
 		t.Errorf("service line time %s is not the time it was logged", out.Time)
 	}
+	if _, ok := exit.Fields["_SYSTEMD_INVOCATION_ID"]; ok || !strings.Contains(exit.Message, "Main process exited") {
+		t.Errorf("systemd's exit message: got %+v, want systemd's message without the service's invocation field", exit)
+	}
+	if _, ok := out.Fields["PRIORITY"]; ok {
+		t.Errorf("Fields holds PRIORITY; it belongs in Entry.Priority")
+	}
+}
+
+// TestEventsFields checks that systemd's messages carry every field the
+// state and the crash history are read from.
+func TestEventsFields(t *testing.T) {
+	s, _ := crashScene()
+	j := openRecs(t, s.recs)
+	events, err := j.Events("odoo.service", time.Time{}, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	i := slices.IndexFunc(events, func(e Entry) bool {
+		return e.Fields["MESSAGE_ID"] == msgProcessExit && e.Fields["INVOCATION_ID"] == invocation(2)
+	})
+	if i < 0 {
+		t.Fatalf("no process exit message of run 2 among %d events", len(events))
+	}
+	exit := events[i]
 	want := map[string]string{
 		"MESSAGE_ID": msgProcessExit, "UNIT": "odoo.service", "INVOCATION_ID": invocation(2),
 		"_SYSTEMD_UNIT": "init.scope", "EXIT_CODE": "killed", "EXIT_STATUS": "9",

@@ -7,9 +7,10 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"time"
+
+	"github.com/odoo-notify/odoo-notify/internal/lazyre"
 )
 
 // threadDir holds, per incident thread on a channel that threads (a Slack
@@ -20,7 +21,7 @@ const threadDir = "threads"
 // change: a follow-up later than that starts a message of its own.
 const ThreadMaxAge = 90 * 24 * time.Hour
 
-var threadIDRE = regexp.MustCompile(`^[A-Za-z0-9_-]{1,128}$`)
+var threadIDRE = lazyre.New(`^[A-Za-z0-9_-]{1,128}$`)
 
 func (s *Store) threadPath(id string) (string, error) {
 	if !threadIDRE.MatchString(id) {

@@ -2,9 +2,10 @@ package watch
 
 import (
 	"path"
-	"regexp"
 	"strconv"
 	"strings"
+
+	"github.com/odoo-notify/odoo-notify/internal/lazyre"
 )
 
 // Odoo's stack dump (odoo.tools.misc.dumpstacks, on SIGQUIT) logs, at INFO,
@@ -74,10 +75,10 @@ type Thread struct {
 }
 
 var (
-	threadRE = regexp.MustCompile(`^# Thread: (.*?) \(db:([^)]*)\) \(uid:([^)]*)\) \(url:(.*)\) \(qc:(\S*) qt:(\S*) pt:(\S*)\)\s*$`)
+	threadRE = lazyre.New(`^# Thread: (.*?) \(db:([^)]*)\) \(uid:([^)]*)\) \(url:(.*)\) \(qc:(\S*) qt:(\S*) pt:(\S*)\)\s*$`)
 	// An older dump (Odoo 12-14) has no query counters.
-	threadOldRE = regexp.MustCompile(`^# Thread: (.*?) \(db:([^)]*)\) \(uid:([^)]*)\) \(url:(.*)\)\s*$`)
-	frameRE     = regexp.MustCompile(`^File: "(.*)", line (\d+), in (.*)$`)
+	threadOldRE = lazyre.New(`^# Thread: (.*?) \(db:([^)]*)\) \(uid:([^)]*)\) \(url:(.*)\)\s*$`)
+	frameRE     = lazyre.New(`^File: "(.*)", line (\d+), in (.*)$`)
 )
 
 // Parse reads the threads of a dump out of lines, which may hold other

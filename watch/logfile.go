@@ -7,9 +7,10 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"regexp"
 	"strconv"
 	"time"
+
+	"github.com/odoo-notify/odoo-notify/internal/lazyre"
 )
 
 // maxFileTail bounds how much of Odoo's log file FileLogs reads: its end,
@@ -18,7 +19,7 @@ const maxFileTail = 4 << 20
 
 // recordRE is the start of a record in Odoo's log file:
 // "2024-05-02 10:31:02,412 380 INFO prod odoo.tools.misc: ...".
-var recordRE = regexp.MustCompile(`^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d),\d+ (\d+) `)
+var recordRE = lazyre.New(`^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d),\d+ (\d+) `)
 
 // FileLogs reads Odoo's own log file (logfile = in odoo.conf), where the
 // stack dump goes when Odoo does not log to the journal.

@@ -10,12 +10,13 @@ import (
 	"os"
 	"os/user"
 	"path/filepath"
-	"regexp"
 	"strconv"
 	"strings"
 	"time"
 
 	sddbus "github.com/coreos/go-systemd/v22/dbus"
+
+	"github.com/odoo-notify/odoo-notify/internal/lazyre"
 )
 
 // systemUnitDir is where admins' drop-ins live (systemd.unit(5), "Unit File
@@ -61,13 +62,13 @@ func watcherDropIn(o enableOptions) []byte {
 // sizeRe is what systemd.resource-control(5) accepts for MemoryMax= and
 // MemoryHigh=: bytes with an optional K, M, G, T, P or E suffix (base 1024),
 // a percentage of physical memory, or "infinity".
-var sizeRe = regexp.MustCompile(`^([0-9]+(\.[0-9]+)?[KMGTPE]?|[0-9]+(\.[0-9]+)?%|infinity)$`)
+var sizeRe = lazyre.New(`^([0-9]+(\.[0-9]+)?[KMGTPE]?|[0-9]+(\.[0-9]+)?%|infinity)$`)
 
 // groupRe is a group name as adduser accepts it.
-var groupRe = regexp.MustCompile(`^[a-z_][a-z0-9_.-]*$`)
+var groupRe = lazyre.New(`^[a-z_][a-z0-9_.-]*$`)
 
 // unitRe is a unit name as systemd.unit(5) allows it, with its type suffix.
-var unitRe = regexp.MustCompile(`^[A-Za-z0-9:_.\\-]+(@[A-Za-z0-9:_.\\-]*)?\.(service|socket|device|mount|automount|swap|target|path|timer|slice|scope)$`)
+var unitRe = lazyre.New(`^[A-Za-z0-9:_.\\-]+(@[A-Za-z0-9:_.\\-]*)?\.(service|socket|device|mount|automount|swap|target|path|timer|slice|scope)$`)
 
 // unitName checks a unit name and, as systemctl does, takes a name without
 // a suffix for a service: "odoo" is odoo.service.

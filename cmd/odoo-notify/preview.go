@@ -3,11 +3,12 @@ package main
 import (
 	"context"
 	"fmt"
-	"regexp"
+
+	"github.com/odoo-notify/odoo-notify/internal/lazyre"
 )
 
 // invocationRe is systemd's invocation id: 128 bits in hex (sd_id128).
-var invocationRe = regexp.MustCompile(`^[0-9a-f]{32}$`)
+var invocationRe = lazyre.New(`^[0-9a-f]{32}$`)
 
 // runPreview builds the report exactly as dispatch would and prints it.
 func runPreview(ctx context.Context, a *app, args []string) error {
