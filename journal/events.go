@@ -4,6 +4,8 @@ import (
 	"regexp"
 	"strconv"
 	"time"
+
+	"github.com/odoo-notify/odoo-notify/facts"
 )
 
 // This file is the one reading of systemd's messages about a unit (Events,
@@ -62,7 +64,7 @@ func classify(e Entry) (event, bool) {
 				code, status = m[1], m[2]
 			}
 		}
-		ev.exitCode, ev.exitStatus = code, exitStatus(code, status)
+		ev.exitCode, ev.exitStatus = code, facts.ExitStatus(code, status)
 	case id == msgRestart || reRestart.MatchString(e.Message):
 		ev.kind = "restart"
 		n := e.Fields[fieldNRestarts]

@@ -7,6 +7,7 @@ import (
 	"os"
 	"time"
 
+	"github.com/odoo-notify/odoo-notify/facts"
 	"github.com/odoo-notify/odoo-notify/journal"
 	"github.com/odoo-notify/odoo-notify/report"
 )
@@ -224,16 +225,13 @@ func (a *app) unitState(ctx context.Context, unit string, jf journalFlags, event
 	if a.invocation != "" {
 		return a.pastState(ctx, unit, jf, events)
 	}
-	st, ok := journal.StateFromEnv(unit, a.getenv)
+	fst, ok := facts.FromEnv(unit, a.getenv)
 	if !ok && a.failed != nil {
 		// What the hook recorded: the same variables, from ExecStopPost=.
 		rec := a.failed
-		st, ok = journal.StateFromEnv(unit, func(k string) string {
-			return map[string]string{"MONITOR_UNIT": rec.Unit, "MONITOR_SERVICE_RESULT": rec.Result, "MONITOR_EXIT_CODE": rec.ExitCode,
-				"MONITOR_EXIT_STATUS": rec.ExitStatus, "MONITOR_INVOCATION_ID": rec.InvocationID}[k]
-		})
-		st.Source = journal.SourceHook
+		fst, ok = facts.FromHandover(unit, facts.Handover{Unit: rec.Unit, InvocationID: rec.InvocationID, Result: rec.Result, ExitCode: rec.ExitCode, ExitStatus: rec.ExitStatus})
 	}
+	st := journal.State(fst)
 	if !ok {
 		a.log.Info("no MONITOR_* environment for the unit (systemd < 251, or not started by OnFailure=)", "unit", unit)
 	}
