@@ -13,7 +13,11 @@ package facts
 import (
 	"context"
 	"log/slog"
+	"slices"
 	"time"
+
+	"github.com/odoo-notify/odoo-notify/analysis"
+	"github.com/odoo-notify/odoo-notify/report"
 )
 
 // Where a State came from.
@@ -79,6 +83,15 @@ type Facts struct {
 	Crashes []Crash
 	// Problems says what could not be learned, for the report.
 	Problems []string
+
+	// Host names the machine in the report.
+	Host string
+	// Lines are the run's lines: from the journal, Odoo's log file, or
+	// both in time order. LogSource names where they came from;
+	// LinesProblem says why they may be incomplete or empty.
+	Lines        []report.Line
+	LogSource    string
+	LinesProblem string
 }
 
 // NoState is the problem of a run no source told of.
@@ -255,4 +268,52 @@ func Gather(ctx context.Context, unit, invocation string, src Sources) Facts {
 		}
 	}
 	return Merge(unit, invocation, told)
+}
+
+// Report builds the run's report, once, from the facts and what the
+// analysis says of them: res, and causes, the earlier failed runs' causes
+// by invocation id. The report shows the run's last keep lines (all when
+// keep is 0); created is when it is built. The report shares nothing with
+// f that a later change to either would show in the other.
+func (f *Facts) Report(res analysis.Result, causes map[string]string, keep int, created time.Time) *report.Report {
+	lines := f.Lines
+	if keep > 0 && len(lines) > keep {
+		lines = lines[len(lines)-keep:]
+	}
+	r := &report.Report{
+		Host:          f.Host,
+		Unit:          f.Unit,
+		InvocationID:  f.InvocationID,
+		Result:        f.Result,
+		ExitCode:      f.ExitCode,
+		ExitStatus:    f.ExitStatus,
+		NRestarts:     f.NRestarts,
+		StartLimitHit: f.StartLimitHit,
+		StartedAt:     f.StartedAt,
+		ExitedAt:      f.ExitedAt,
+		StateSource:   f.Source,
+		Cause:         res.Cause,
+		Exception:     res.Exception,
+		Hints:         res.Hints,
+		Errors:        res.Errors,
+		Summary:       res.Summary,
+		Lines:         slices.Clone(lines),
+		LogSource:     f.LogSource,
+		LinesProblem:  f.LinesProblem,
+		Problems:      slices.Clone(f.Problems),
+		Created:       created,
+	}
+	r.Crashes = ReportCrashes(f.Crashes, causes)
+	return r
+}
+
+// ReportCrashes are crashes as a report lists them, each with its cause
+// from causes (by invocation id); nil for none.
+func ReportCrashes(crashes []Crash, causes map[string]string) []report.Crash {
+	var out []report.Crash
+	for _, c := range crashes {
+		out = append(out, report.Crash{Time: c.Time, InvocationID: c.InvocationID, Result: c.Result,
+			ExitCode: c.ExitCode, ExitStatus: c.ExitStatus, Cause: causes[c.InvocationID]})
+	}
+	return out
 }
