@@ -116,7 +116,7 @@ func analyse(t testing.TB, red *analysis.Redactor, c Case) (*report.Report, anal
 	lines := append([]report.Line(nil), in.Lines...)
 	r := &report.Report{Host: "erp1", Unit: c.UnitName(), Result: c.Result, ExitCode: c.ExitCode, ExitStatus: c.ExitStatus, Lines: lines}
 	analysis.Apply(r, analysis.Analyze(in))
-	red.Report(r)
+	r = red.Report(r)
 	return r, in
 }
 

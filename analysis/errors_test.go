@@ -35,7 +35,7 @@ func TestLoggedErrors(t *testing.T) {
 	r := &report.Report{Unit: "odoo.service"}
 	analysis.Apply(r, res)
 	red, _ := analysis.NewRedactor(nil)
-	red.Report(r)
+	r = red.Report(r)
 	if b, _ := r.JSON(); strings.Contains(string(b), "hunter2") {
 		t.Errorf("a secret in a logged error left the host: %s", b)
 	}

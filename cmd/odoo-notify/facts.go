@@ -63,8 +63,7 @@ func (a *app) buildReport(ctx context.Context, unit string, jf journalFlags) (*r
 	}
 	res, causes := a.analyze(&f, j, jf)
 	rep := f.Report(res, causes, a.cfg.General.JournalLines, created)
-	a.redactor().Report(rep)
-	return rep, nil
+	return a.redactor().Report(rep), nil
 }
 
 // gather learns the facts of unit's failed run: its state from every
