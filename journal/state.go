@@ -9,42 +9,18 @@ import (
 
 // Where a State came from.
 const (
-	SourceEnv     = "monitor-env"
-	SourceDBus    = "dbus"
-	SourceJournal = "journal"
-	SourceHook    = "hook" // what ExecStopPost= recorded
+	SourceEnv     = facts.SourceEnv
+	SourceDBus    = facts.SourceDBus
+	SourceJournal = facts.SourceJournal
+	SourceHook    = facts.SourceHook
 )
 
-// State is what systemd knows about the failed run.
-type State struct {
-	Unit         string
-	InvocationID string // 32 hex digits
-	Result       string // exit-code, signal, core-dump, watchdog, timeout, oom-kill, start-limit-hit, ...
-	ExitCode     string // exited, killed, dumped
-	ExitStatus   string // "3" for exited; signal name without SIG for killed/dumped: "KILL"
-	NRestarts    int
-	StartedAt    time.Time
-	ExitedAt     time.Time
-	Source       string // SourceEnv, SourceHook, SourceDBus or SourceJournal
-
-	// StartLimitHit: systemd stopped restarting the unit ("Start request
-	// repeated too quickly"). Set by StateFromEvents only; the other
-	// sources cannot tell.
-	StartLimitHit bool
-
-	// From D-Bus only, for later analysis (zero when unknown).
-	ExecStart []string // argv of the unit's (first) ExecStart
-	MemoryMax uint64   // bytes, 0 = unlimited or unknown
-}
+// State is what systemd knows about a unit's run: D-Bus and systemd's
+// messages tell it as facts.Gather hears it.
+type State = facts.State
 
 // Crash is one failed run of a unit.
-type Crash struct {
-	Time         time.Time // when systemd logged the failure
-	InvocationID string
-	Result       string
-	ExitCode     string
-	ExitStatus   string
-}
+type Crash = facts.Crash
 
 func firstOf(s ...string) string {
 	for _, v := range s {

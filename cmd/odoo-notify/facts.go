@@ -185,8 +185,7 @@ type dbusState struct{}
 func (dbusState) UnitState(ctx context.Context, unit string) (facts.State, error) {
 	ctx, cancel := context.WithTimeout(ctx, journal.DBusTimeout)
 	defer cancel()
-	st, err := journal.StateFromDBus(ctx, unit)
-	return facts.State(st), err
+	return journal.StateFromDBus(ctx, unit)
 }
 
 // messages is what systemd's messages about a unit say, for facts.Gather.
@@ -194,11 +193,7 @@ type messages []journal.Entry
 
 func (m messages) History(unit string) (facts.State, bool, []facts.Crash) {
 	h := journal.Walk(unit, m)
-	crashes := make([]facts.Crash, len(h.Crashes))
-	for i, c := range h.Crashes {
-		crashes[i] = facts.Crash(c)
-	}
-	return facts.State(h.Last), h.Failed, crashes
+	return h.Last, h.Failed, h.Crashes
 }
 
 // runMargin is how far around the failed run (and the earlier crashes of
