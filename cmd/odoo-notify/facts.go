@@ -82,8 +82,6 @@ func (a *app) gather(ctx context.Context, unit string, jf journalFlags) (facts.F
 		j = nil
 	}
 
-	// systemd's own messages about the unit: the last resort for the state
-	// and the history of a crash loop.
 	src := facts.Sources{Getenv: a.getenv, Log: a.log}
 	if a.failed != nil {
 		rec := a.failed
@@ -95,6 +93,8 @@ func (a *app) gather(ctx context.Context, unit string, jf journalFlags) (facts.F
 		src.Systemd = dbusState{}
 	}
 	if j != nil {
+		// systemd's own messages about the unit: the last resort for the
+		// state, and the history of a crash loop.
 		var events []journal.Entry
 		if a.invocation != "" {
 			// An earlier run: systemd's messages as they stood when it failed.
