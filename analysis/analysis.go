@@ -218,17 +218,6 @@ func decide(in Input, ev evidence) decision {
 	return decision{cause: CauseUnknown}
 }
 
-// Apply sets the analysis on the report.
-func Apply(r *report.Report, res Result) {
-	r.Cause = res.Cause
-	r.Exception = res.Exception
-	r.Hints = res.Hints
-	r.Errors = res.Errors
-	if res.Summary != "" {
-		r.Summary = res.Summary
-	}
-}
-
 // Fingerprint names the failure for dedup: the same bug repeating gives the
 // same fingerprint, a new bug a new one. It is cause, exception type and
 // innermost frame; without an exception, cause, result and exit status.

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/odoo-notify/odoo-notify/analysis"
+	"github.com/odoo-notify/odoo-notify/facts"
 	"github.com/odoo-notify/odoo-notify/internal/corpus"
 	"github.com/odoo-notify/odoo-notify/report"
 )
@@ -30,9 +31,7 @@ var dbRefused = lines(
 
 func TestFingerprint(t *testing.T) {
 	fp := func(in analysis.Input) string {
-		r := &report.Report{Result: in.Result, ExitStatus: in.ExitStatus}
-		analysis.Apply(r, analysis.Analyze(in))
-		return analysis.Fingerprint(r)
+		return analysis.Fingerprint(reportOf(in.Unit, in.Result, in.ExitCode, in.ExitStatus, nil, analysis.Analyze(in)))
 	}
 	same := analysis.Input{Unit: "odoo.service", Result: "exit-code", ExitCode: "exited", ExitStatus: "255", Lines: dbRefused}
 	// The same bug at another time, with other lines around it, is the
@@ -91,8 +90,7 @@ func TestHostileLines(t *testing.T) {
 			if x := res.Exception; x != nil && (len(x.Traceback) > 64<<10 || len(x.Message) > 2048 || len(x.Type) > 256) {
 				t.Errorf("exception not bounded: type %d, message %d, traceback %d bytes", len(x.Type), len(x.Message), len(x.Traceback))
 			}
-			r := &report.Report{Host: "erp1", Unit: "odoo.service", Result: "exit-code", ExitCode: "exited", ExitStatus: "1"}
-			analysis.Apply(r, res)
+			r := reportOf("odoo.service", "exit-code", "exited", "1", nil, res)
 			if _, err := r.JSON(); err != nil {
 				t.Errorf("the report does not render: %v", err)
 			}
@@ -204,10 +202,9 @@ func TestCorpusThroughLogFiles(t *testing.T) {
 			}
 			c.Source, c.Log = "file", p
 			in := caseInput(t, c)
-			r := &report.Report{Host: "erp1", Unit: "odoo.service", Result: c.Result, ExitCode: c.ExitCode, ExitStatus: c.ExitStatus, Lines: in.Lines}
-			analysis.Apply(r, analysis.Analyze(in))
+			r := reportOf("odoo.service", c.Result, c.ExitCode, c.ExitStatus, in.Lines, analysis.Analyze(in))
 			red, _ := analysis.NewRedactor(nil)
-			red.Report(r)
+			r = red.Report(r)
 			corpus.CheckReport(t, c.Want, r)
 		})
 	}
@@ -304,4 +301,11 @@ func TestUsageErrorBehindStamp(t *testing.T) {
 			t.Errorf("behind %q: cause %q, summary %q", prefix, res.Cause, res.Summary)
 		}
 	}
+}
+
+// reportOf is the report the program builds of a run with these lines,
+// once, from its facts and the analysis.
+func reportOf(unit, result, code, status string, lines []report.Line, res analysis.Result) *report.Report {
+	f := facts.Facts{State: facts.State{Unit: unit, Result: result, ExitCode: code, ExitStatus: status}, Host: "erp1", Lines: lines}
+	return f.Report(res, nil, 0, time.Time{})
 }

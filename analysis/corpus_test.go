@@ -112,11 +112,8 @@ func caseInput(t testing.TB, c Case) analysis.Input {
 func analyse(t testing.TB, red *analysis.Redactor, c Case) (*report.Report, analysis.Input) {
 	t.Helper()
 	in := caseInput(t, c)
-	// The redaction rewrites the report's lines: the input keeps its own.
-	lines := append([]report.Line(nil), in.Lines...)
-	r := &report.Report{Host: "erp1", Unit: c.UnitName(), Result: c.Result, ExitCode: c.ExitCode, ExitStatus: c.ExitStatus, Lines: lines}
-	analysis.Apply(r, analysis.Analyze(in))
-	red.Report(r)
+	r := reportOf(c.UnitName(), c.Result, c.ExitCode, c.ExitStatus, in.Lines, analysis.Analyze(in))
+	r = red.Report(r)
 	return r, in
 }
 

@@ -5,7 +5,6 @@ import (
 	"testing"
 
 	"github.com/odoo-notify/odoo-notify/analysis"
-	"github.com/odoo-notify/odoo-notify/report"
 )
 
 func TestLoggedErrors(t *testing.T) {
@@ -32,10 +31,9 @@ func TestLoggedErrors(t *testing.T) {
 	if got := res.Errors[1].String(); got != "2 x KeyError: 'ir.http' (request handling), first 10:01:00, last 10:31:02" {
 		t.Errorf("request errors = %q", got)
 	}
-	r := &report.Report{Unit: "odoo.service"}
-	analysis.Apply(r, res)
+	r := reportOf("odoo.service", "", "", "", nil, res)
 	red, _ := analysis.NewRedactor(nil)
-	red.Report(r)
+	r = red.Report(r)
 	if b, _ := r.JSON(); strings.Contains(string(b), "hunter2") {
 		t.Errorf("a secret in a logged error left the host: %s", b)
 	}

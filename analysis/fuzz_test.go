@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/odoo-notify/odoo-notify/analysis"
-	"github.com/odoo-notify/odoo-notify/report"
 )
 
 // fuzzSeeds are the corpus logs, a 10 MB line and binary junk.
@@ -49,10 +48,9 @@ func FuzzAnalyze(f *testing.F) {
 		if x := res.Exception; x != nil && (len(x.Traceback) > 64<<10 || len(x.Message) > 2048 || len(x.Type) > 256 || len(x.Frame) > 64<<10) {
 			t.Fatalf("exception not bounded: %d/%d/%d", len(x.Type), len(x.Message), len(x.Traceback))
 		}
-		r := &report.Report{Unit: "odoo.service"}
-		analysis.Apply(r, res)
+		r := reportOf("odoo.service", "", "", "", nil, res)
 		red, _ := analysis.NewRedactor(nil)
-		red.Report(r)
+		r = red.Report(r)
 		if _, err := r.JSON(); err != nil {
 			t.Fatal(err)
 		}

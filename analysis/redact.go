@@ -115,30 +115,31 @@ func containsAny(s, alts string) bool {
 	return false
 }
 
-// Report redacts the report's text in place: lines, exception, summary and
-// hints.
-func (x *Redactor) Report(r *report.Report) {
-	for i := range r.Lines {
-		r.Lines[i].Message = x.Redact(r.Lines[i].Message)
+// Report returns a copy of r with its text redacted: lines, exception,
+// summary, hints, errors and problems. r is left as it was: a report
+// shared with another stage does not change under it.
+func (x *Redactor) Report(r *report.Report) *report.Report {
+	c := r.Clone()
+	for i := range c.Lines {
+		c.Lines[i].Message = x.Redact(c.Lines[i].Message)
 	}
-	if e := r.Exception; e != nil {
-		c := *e
-		c.Type = x.Redact(c.Type)
-		c.Message = x.Redact(c.Message)
-		c.Traceback = x.Redact(c.Traceback)
-		c.Frame = x.Redact(c.Frame)
-		r.Exception = &c
+	if e := c.Exception; e != nil {
+		e.Type = x.Redact(e.Type)
+		e.Message = x.Redact(e.Message)
+		e.Traceback = x.Redact(e.Traceback)
+		e.Frame = x.Redact(e.Frame)
 	}
-	r.Summary = x.Redact(r.Summary)
-	for i := range r.Hints {
-		r.Hints[i] = x.Redact(r.Hints[i])
+	c.Summary = x.Redact(c.Summary)
+	for i := range c.Hints {
+		c.Hints[i] = x.Redact(c.Hints[i])
 	}
-	for i := range r.Errors {
-		r.Errors[i].Type = x.Redact(r.Errors[i].Type)
-		r.Errors[i].Message = x.Redact(r.Errors[i].Message)
+	for i := range c.Errors {
+		c.Errors[i].Type = x.Redact(c.Errors[i].Type)
+		c.Errors[i].Message = x.Redact(c.Errors[i].Message)
 	}
-	r.LinesProblem = x.Redact(r.LinesProblem)
-	for i := range r.Problems {
-		r.Problems[i] = x.Redact(r.Problems[i])
+	c.LinesProblem = x.Redact(c.LinesProblem)
+	for i := range c.Problems {
+		c.Problems[i] = x.Redact(c.Problems[i])
 	}
+	return c
 }

@@ -1,6 +1,7 @@
 package analysis_test
 
 import (
+	"reflect"
 	"strings"
 	"testing"
 
@@ -55,18 +56,31 @@ func TestRedactReport(t *testing.T) {
 		Lines:   []report.Line{{Message: "db_password = hunter2"}},
 		Exception: &report.Exception{Type: "ValueError", Message: "bad DSN postgresql://odoo:hunter2@db/prod",
 			Traceback: "Traceback (most recent call last):\nValueError: bad DSN postgresql://odoo:hunter2@db/prod"},
-		Hints: []string{"use password=hunter2"},
+		Hints:        []string{"use password=hunter2"},
+		Errors:       []report.LoggedError{{Type: "ValueError", Message: "password=hunter2", Count: 2}},
+		LinesProblem: "journal not readable: password=hunter2",
+		Problems:     []string{"cannot read password=hunter2"},
+		Crashes:      []report.Crash{{InvocationID: "0123", Cause: "db-unreachable"}},
+		Held:         &report.Held{Count: 1, Results: []string{"exit-code"}},
+		Incident:     &report.Incident{ID: "i1", Failures: 2},
 	}
-	orig := r.Exception
-	red.Report(r)
-	b, err := r.JSON()
+	before := r.Clone()
+	red2 := red.Report(r)
+	b, err := red2.JSON()
 	if err != nil {
 		t.Fatal(err)
 	}
-	if strings.Contains(string(b), "hunter2") || strings.Contains(r.Text(), "hunter2") || strings.Contains(r.Subject(), "hunter2") {
-		t.Fatalf("secret left in the report:\n%s", b)
+	if strings.Contains(string(b), "hunter2") || strings.Contains(red2.Text(), "hunter2") || strings.Contains(red2.Subject(), "hunter2") {
+		t.Fatalf("secret left in the redacted report:\n%s", b)
 	}
-	if orig.Message == r.Exception.Message {
-		t.Fatal("the exception was redacted in place: a report shared elsewhere would change under its user")
+	if !reflect.DeepEqual(r, before) {
+		t.Fatalf("Report wrote into the report it was given: a report shared elsewhere would change under its user\ngot  %+v\nwant %+v", r, before)
+	}
+	// The copy shares nothing a later stage could write through.
+	red2.Crashes[0].Cause = "changed"
+	red2.Held.Results[0] = "changed"
+	red2.Incident.Failures = 9
+	if !reflect.DeepEqual(r, before) {
+		t.Fatalf("the redacted copy shares its crashes, held or incident with the report it came from")
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/odoo-notify/odoo-notify/facts"
 	"github.com/odoo-notify/odoo-notify/internal/lazyre"
 )
 
@@ -63,7 +64,7 @@ func classify(e Entry) (event, bool) {
 				code, status = m[1], m[2]
 			}
 		}
-		ev.exitCode, ev.exitStatus = code, exitStatus(code, status)
+		ev.exitCode, ev.exitStatus = code, facts.ExitStatus(code, status)
 	case id == msgRestart || reRestart.MatchString(e.Message):
 		ev.kind = "restart"
 		n := e.Fields[fieldNRestarts]

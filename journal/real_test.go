@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/odoo-notify/odoo-notify/facts"
 	"github.com/odoo-notify/odoo-notify/internal/testenv"
 )
 
@@ -140,7 +141,7 @@ func TestSystemd252(t *testing.T) {
 				t.Errorf("StateFromEvents:\ngot  %+v\nwant %+v", got, want)
 			}
 
-			env, ok := StateFromEnv(tt.unit, func(k string) string { return tt.monitor[k] })
+			env, ok := facts.FromEnv(tt.unit, func(k string) string { return tt.monitor[k] })
 			if !ok || env.Result != got.Result || env.ExitCode != got.ExitCode || env.ExitStatus != got.ExitStatus ||
 				env.InvocationID != got.InvocationID {
 				t.Errorf("the journal and MONITOR_* disagree:\njournal %+v\nmonitor %+v", got, env)

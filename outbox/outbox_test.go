@@ -3,6 +3,7 @@ package outbox
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io/fs"
 	"net/http"
@@ -10,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -266,11 +268,12 @@ func TestHeldIsCarriedByTheNextReport(t *testing.T) {
 	s.Dispatch(ctxT(t), crash("odoo.service", "inv2", "3"), false)
 	rep := crash("odoo.service", "inv3", "9")
 	out := s.Dispatch(ctxT(t), rep, false)
-	if out.Verdict != gate.Send || rep.Held == nil || rep.Held.Count != 1 {
-		t.Fatalf("outcome %+v held %+v: want a report that says one failure was held back", out, rep.Held)
+	sent := out.Sent
+	if out.Verdict != gate.Send || sent == nil || sent.Held == nil || sent.Held.Count != 1 {
+		t.Fatalf("outcome %+v sent %+v: want a report that says one failure was held back", out, sent)
 	}
-	if !strings.Contains(rep.Text(), "1 more failure(s) of odoo.service held back") {
-		t.Errorf("report text does not say what was held back:\n%s", rep.Text())
+	if !strings.Contains(sent.Text(), "1 more failure(s) of odoo.service held back") {
+		t.Errorf("report text does not say what was held back:\n%s", sent.Text())
 	}
 }
 
@@ -496,5 +499,52 @@ func TestRootKeepsTheFolderOwnersFiles(t *testing.T) {
 	})
 	if err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestDispatchLeavesTheReport: Dispatch never writes into the report it is
+// given; the incident, the event and what was held back go with the report
+// as sent (Outcome.Sent, the outbox entry), in every path: the opening, an
+// update carrying held-back failures, a duplicate, and without the state
+// folder.
+func TestDispatchLeavesTheReport(t *testing.T) {
+	e := newEnv(t, "a")
+	s := e.sender(t)
+	check := func(name string, s *Sender, rep *report.Report, wantEvent string, wantHeld int) {
+		t.Helper()
+		before := rep.Clone()
+		out := s.Dispatch(ctxT(t), rep, false)
+		if !reflect.DeepEqual(rep, before) {
+			t.Errorf("%s: Dispatch wrote into the caller's report:\ngot  %+v\nwant %+v", name, rep, before)
+		}
+		if wantEvent == "" {
+			if out.Sent != nil {
+				t.Errorf("%s: held back, yet Sent is %+v", name, out.Sent)
+			}
+			return
+		}
+		if out.Sent == nil || out.Sent.Event != wantEvent || out.Sent.InvocationID != rep.InvocationID {
+			t.Fatalf("%s: Sent %+v, want the report of %s as %s", name, out.Sent, rep.InvocationID, wantEvent)
+		}
+		if wantEvent != "" && s.Store != nil && out.Sent.Incident == nil {
+			t.Errorf("%s: the report as sent carries no incident", name)
+		}
+		if held := out.Sent.Held; (held == nil && wantHeld > 0) || (held != nil && held.Count != wantHeld) {
+			t.Errorf("%s: the report as sent holds %+v, want %d held back", name, held, wantHeld)
+		}
+	}
+	check("the opening", s, crash("odoo.service", "inv1", "3"), report.EventFiring, 0)
+	check("the same run again", s, crash("odoo.service", "inv1", "3"), "", 0)
+	check("held back by dedup", s, crash("odoo.service", "inv2", "3"), "", 0)
+	check("an update carrying what was held", s, crash("odoo.service", "inv3", "9"), report.EventUpdate, 1)
+
+	rep := crash("odoo.service", "inv4", "9")
+	before := rep.Clone()
+	out := e.senderWith(nil, errors.New("read-only file system")).Dispatch(ctxT(t), rep, false)
+	if !reflect.DeepEqual(rep, before) {
+		t.Errorf("without the state folder: Dispatch wrote into the caller's report:\ngot  %+v\nwant %+v", rep, before)
+	}
+	if out.Degraded == nil || out.Sent == nil || out.Sent.InvocationID != "inv4" {
+		t.Errorf("without the state folder: outcome %+v, want the report sent directly", out)
 	}
 }

@@ -48,6 +48,10 @@ type Outcome struct {
 	Until time.Time
 	// Held is what the new report carries of earlier held-back failures.
 	Held *report.Held
+	// Sent is the new report as this run put it in the outbox (or, without
+	// the outbox, sent it): the report given, with its incident (Event,
+	// Incident) and Held. nil when it was held back.
+	Sent *report.Report
 	// Own is the new report's result on each channel, in the channels'
 	// order; empty when it was held back.
 	Own []notifiers.Result
@@ -92,8 +96,11 @@ func (s *Sender) log() *slog.Logger {
 // bypass), puts it in the outbox before any send, and delivers what is
 // pending, oldest first, inside ctx's deadline. The unit's first reported
 // failure opens an incident and always goes out; later ones are its
-// updates, within the limits. It sets rep.Event, rep.Incident and rep.Held.
+// updates, within the limits. rep is left as it was: the report as it went
+// out, with its incident and what was held back before it, is the
+// Outcome's Sent.
 func (s *Sender) Dispatch(ctx context.Context, rep *report.Report, bypass bool) Outcome {
+	rep = rep.Clone()
 	if s.Store == nil {
 		return s.direct(ctx, rep, s.StoreErr)
 	}
@@ -466,6 +473,9 @@ func (s *Sender) run(ctx context.Context, out *Outcome, prepare func(*tx) (*Entr
 		out.Degraded = err
 		return
 	}
+	if own != nil {
+		out.Sent = own.Report
+	}
 	items, claims, ownClaimed := s.plan(ctx, t.gate, own, t.now, out)
 	// The incidents first, then the gate: killed between the two, the next
 	// run for this failed run finds it counted in its incident (Dispatch
@@ -837,5 +847,5 @@ func (s *Sender) direct(ctx context.Context, rep *report.Report, why error) Outc
 		r.ID = ReportID(rep, ch.Name)
 		return &r
 	})
-	return Outcome{Verdict: gate.Send, Own: results, Degraded: why}
+	return Outcome{Verdict: gate.Send, Own: results, Sent: rep, Degraded: why}
 }

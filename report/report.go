@@ -8,6 +8,7 @@ package report
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 )
@@ -322,4 +323,30 @@ func firstNonEmpty(s ...string) string {
 // IsFollowUp says the report follows an incident's opening report.
 func (r *Report) IsFollowUp() bool {
 	return r.Event == EventUpdate || r.Event == EventResolved || r.Event == EventReminder
+}
+
+// Clone is a copy of r that shares nothing with it: a stage that changes
+// its copy (redaction, the incident a delivery belongs to) leaves the
+// report it was given as it was.
+func (r *Report) Clone() *Report {
+	c := *r
+	c.Lines = slices.Clone(r.Lines)
+	if r.Exception != nil {
+		x := *r.Exception
+		c.Exception = &x
+	}
+	if r.Incident != nil {
+		in := *r.Incident
+		c.Incident = &in
+	}
+	if r.Held != nil {
+		h := *r.Held
+		h.Results = slices.Clone(r.Held.Results)
+		c.Held = &h
+	}
+	c.Hints = slices.Clone(r.Hints)
+	c.Crashes = slices.Clone(r.Crashes)
+	c.Errors = slices.Clone(r.Errors)
+	c.Problems = slices.Clone(r.Problems)
+	return &c
 }

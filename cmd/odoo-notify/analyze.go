@@ -1,11 +1,11 @@
 package main
 
 import (
-	"context"
 	"strings"
 	"time"
 
 	"github.com/odoo-notify/odoo-notify/analysis"
+	"github.com/odoo-notify/odoo-notify/facts"
 	"github.com/odoo-notify/odoo-notify/journal"
 	"github.com/odoo-notify/odoo-notify/report"
 )
@@ -18,24 +18,26 @@ const analysisLines = 5000
 // looked for.
 const kernelWindow = 5 * time.Minute
 
-// analyze says why the run failed (package analysis), reading the kernel's
-// lines and Odoo's own log file and config where it finds them, then
-// redacts the report. Nothing here stops the report: what cannot be read
-// is said in Problems and the log.
-func (a *app) analyze(ctx context.Context, rep *report.Report, j *journal.Journal, st journal.State, jf journalFlags) {
-	unit := rep.Unit
+// analyze says why the run failed (package analysis), and what each
+// earlier run of its crash loop died of. It reads Odoo's own log file and
+// config, and the kernel's lines, where it finds them: the log file's
+// lines join f's, and what cannot be read is said in f's Problems and the
+// log. Nothing here stops the report.
+func (a *app) analyze(f *facts.Facts, j *journal.Journal, jf journalFlags) (analysis.Result, map[string]string) {
+	var causes map[string]string
 	if j != nil {
-		a.crashCauses(rep, j)
+		causes = a.crashCauses(f, j)
 	}
+	unit := f.Unit
 	in := analysis.Input{
-		Unit: unit, Result: rep.Result, ExitCode: rep.ExitCode, ExitStatus: rep.ExitStatus,
-		NRestarts: rep.NRestarts, StartLimitHit: rep.StartLimitHit, Lines: rep.Lines, Crashes: rep.Crashes,
-		Started: rep.StartedAt, Exited: rep.ExitedAt,
+		Unit: unit, Result: f.Result, ExitCode: f.ExitCode, ExitStatus: f.ExitStatus,
+		NRestarts: f.NRestarts, StartLimitHit: f.StartLimitHit, Lines: f.Lines,
+		Started: f.StartedAt, Exited: f.ExitedAt, Crashes: facts.ReportCrashes(f.Crashes, causes),
 	}
 
-	in.Settings.MemoryMax = st.MemoryMax
+	in.Settings.MemoryMax = f.MemoryMax
 
-	logFile, confFile := analysis.LogFileFromExecStart(st.ExecStart)
+	logFile, confFile := analysis.LogFileFromExecStart(f.ExecStart)
 	uc := a.cfg.Units[unit]
 	if uc.OdooConf != "" {
 		confFile = uc.OdooConf
@@ -44,10 +46,10 @@ func (a *app) analyze(ctx context.Context, rep *report.Report, j *journal.Journa
 		c, err := analysis.ReadOdooConf(confFile)
 		if err != nil {
 			a.log.Warn("cannot read Odoo's config: hints go without its limits", "unit", unit, "error", err)
-			rep.Problems = append(rep.Problems, err.Error())
+			f.Problems = append(f.Problems, err.Error())
 		} else {
 			in.Settings = c.Settings()
-			in.Settings.MemoryMax = st.MemoryMax
+			in.Settings.MemoryMax = f.MemoryMax
 			if logFile == "" && !c.Syslog {
 				logFile = c.LogFile
 			}
@@ -62,36 +64,36 @@ func (a *app) analyze(ctx context.Context, rep *report.Report, j *journal.Journa
 
 	if logFile != "" {
 		var since, until time.Time
-		if !rep.StartedAt.IsZero() {
-			since = rep.StartedAt.Add(-2 * time.Second)
-			if !rep.ExitedAt.IsZero() {
-				until = rep.ExitedAt.Add(2 * time.Second)
+		if !f.StartedAt.IsZero() {
+			since = f.StartedAt.Add(-2 * time.Second)
+			if !f.ExitedAt.IsZero() {
+				until = f.ExitedAt.Add(2 * time.Second)
 			}
 		}
 		fileLines, err := analysis.ReadLog(logFile, since, until, analysis.DefaultLogBytes)
 		switch {
 		case err != nil:
 			a.log.Warn("cannot read Odoo's log file", "unit", unit, "error", err)
-			rep.Problems = append(rep.Problems, err.Error())
+			f.Problems = append(f.Problems, err.Error())
 		case len(fileLines) == 0:
-			rep.Problems = append(rep.Problems, "Odoo's log file "+logFile+" holds nothing of the failed run")
+			f.Problems = append(f.Problems, "Odoo's log file "+logFile+" holds nothing of the failed run")
 		default:
-			in.Lines = merge(rep.Lines, fileLines)
-			if len(rep.Lines) == 0 {
-				rep.LogSource = logFile
-				rep.LinesProblem = ""
+			in.Lines = merge(f.Lines, fileLines)
+			if len(f.Lines) == 0 {
+				f.LogSource = logFile
+				f.LinesProblem = ""
 			} else {
-				rep.LogSource = rep.LogSource + " + " + logFile
+				f.LogSource = f.LogSource + " + " + logFile
 			}
-			rep.Lines = physical(in.Lines)
+			f.Lines = physical(in.Lines)
 		}
 	}
 
 	if j != nil {
-		since, until := time.Time{}, rep.ExitedAt
+		since, until := time.Time{}, f.ExitedAt
 		switch {
-		case !rep.ExitedAt.IsZero():
-			since, until = rep.ExitedAt.Add(-kernelWindow), rep.ExitedAt.Add(10*time.Second)
+		case !f.ExitedAt.IsZero():
+			since, until = f.ExitedAt.Add(-kernelWindow), f.ExitedAt.Add(10*time.Second)
 		case !jf.offline() && a.invocation == "":
 			since = a.now().Add(-kernelWindow)
 		}
@@ -101,18 +103,17 @@ func (a *app) analyze(ctx context.Context, rep *report.Report, j *journal.Journa
 		}
 		in.Kernel = toLines(k)
 	}
+	return analysis.Analyze(in), causes
+}
 
-	analysis.Apply(rep, analysis.Analyze(in))
-	if n := a.cfg.General.JournalLines; len(rep.Lines) > n {
-		rep.Lines = rep.Lines[len(rep.Lines)-n:]
-	}
-
+// redactor is the config's redaction: the built-in patterns and [redact]'s.
+func (a *app) redactor() *analysis.Redactor {
 	red, err := analysis.NewRedactor(a.cfg.Redact)
 	if err != nil {
 		a.log.Error("redact patterns are invalid: only the built-in ones apply", "error", err)
 		red, _ = analysis.NewRedactor(nil)
 	}
-	red.Report(rep)
+	return red
 }
 
 // maxAnalysedCrashes and crashLines bound the work for a crash loop's
@@ -122,12 +123,24 @@ const (
 	crashLines         = 1000
 )
 
-// crashCauses says what each earlier failed run died of, from its own
-// journal lines and the kernel's around its end, so a crash loop's report
-// tells "5× db-unreachable" rather than "5× exit-code 1". The failed run's
-// own lines are the ones already read.
-func (a *app) crashCauses(rep *report.Report, j *journal.Journal) {
-	a.causesOf(rep.Unit, rep.Crashes[max(0, len(rep.Crashes)-maxAnalysedCrashes):], j, rep.InvocationID, rep.Lines)
+// crashCauses says what each earlier failed run died of, by invocation id,
+// from its own journal lines and the kernel's around its end, so a crash
+// loop's report tells "5× db-unreachable" rather than "5× exit-code 1".
+// The failed run's own lines are the ones already read.
+func (a *app) crashCauses(f *facts.Facts, j *journal.Journal) map[string]string {
+	recent := f.Crashes[max(0, len(f.Crashes)-maxAnalysedCrashes):]
+	if len(recent) == 0 {
+		return nil
+	}
+	crashes := facts.ReportCrashes(recent, nil)
+	a.causesOf(f.Unit, crashes, j, f.InvocationID, f.Lines)
+	causes := make(map[string]string, len(crashes))
+	for _, c := range crashes {
+		if c.Cause != "" {
+			causes[c.InvocationID] = c.Cause
+		}
+	}
+	return causes
 }
 
 // causesOf sets the Cause of each of unit's crashes (history lists them

@@ -37,6 +37,9 @@ func (a *app) deliver(ctx context.Context, rep *report.Report, channels []notifi
 	if o.Held != nil {
 		a.log.Info("the report carries failures held back before it", "unit", rep.Unit, "held", o.Held.Count, "since", o.Held.Since.UTC().Format(time.RFC3339))
 	}
+	if o.Sent != nil {
+		rep = o.Sent // with its incident, as the channels got it
+	}
 	err := a.summarize(rep, o.Own, out)
 	code := exitCode(err)
 	if o.Waiting > 0 && o.Degraded == nil {

@@ -7,6 +7,7 @@ import (
 	"os"
 	"time"
 
+	"github.com/odoo-notify/odoo-notify/facts"
 	"github.com/odoo-notify/odoo-notify/journal"
 	"github.com/odoo-notify/odoo-notify/report"
 )
@@ -47,121 +48,152 @@ func (j *journalFlags) open() (*journal.Journal, error) {
 // to rebuild a crash loop's history.
 const historyWindow = time.Hour
 
-// buildReport gathers the facts about unit's failed run and builds the
-// report. It always returns a report: every source that fails is said in
-// the report and the log, and the next source is tried.
+// buildReport gathers the facts about unit's failed run, analyses them and
+// builds the report, once, then redacts it. It always returns a report:
+// every source that fails is said in the report and the log, and the next
+// source is tried.
 func (a *app) buildReport(ctx context.Context, unit string, jf journalFlags) (*report.Report, error) {
-	rep := &report.Report{
-		Host:    a.hostname(),
-		Unit:    unit,
-		Created: a.now(),
+	created := a.now()
+	f, j, err := a.gather(ctx, unit, jf)
+	if err != nil {
+		return nil, err
 	}
+	if j != nil {
+		defer j.Close()
+	}
+	res, causes := a.analyze(&f, j, jf)
+	rep := f.Report(res, causes, a.cfg.General.JournalLines, created)
+	return a.redactor().Report(rep), nil
+}
 
+// gather learns the facts of unit's failed run: its state from every
+// source (package facts), then its lines from the journal. It returns the
+// journal it read, open, for the analysis; nil when it cannot be read.
+func (a *app) gather(ctx context.Context, unit string, jf journalFlags) (facts.Facts, *journal.Journal, error) {
 	j, jerr := jf.open()
+	linesProblem := ""
 	if jerr != nil {
 		var ee *exitError
 		if errors.As(jerr, &ee) {
-			return nil, jerr
+			return facts.Facts{}, nil, jerr
 		}
 		a.log.Error("cannot read the journal", "unit", unit, "error", jerr)
-		rep.LinesProblem = "journal not readable: " + jerr.Error()
-	} else {
-		defer func() { j.Close() }() // j may be reopened below
+		linesProblem = "journal not readable: " + jerr.Error()
+		j = nil
 	}
 
-	// systemd's own messages about the unit: the last resort for the state
-	// and the history of a crash loop.
-	var events []journal.Entry
-	if j != nil && a.invocation != "" {
-		// An earlier run: systemd's messages as they stood when it failed.
-		all, err := j.Events(unit, time.Time{}, maxHistoryEvents)
-		if err != nil {
-			return nil, withCode(exitUnavailable, fmt.Errorf("cannot read systemd's messages about %s: %w", unit, err))
-		}
-		var ok bool
-		if events, _, ok = runEvents(all, a.invocation); !ok {
-			return nil, usageErr("the journal holds no failed run %s of %s: odoo-notify history %s lists them", a.invocation, unit, unit)
-		}
-	} else if j != nil {
-		var err error
-		// An offline journal is read as of its own end, not of now.
-		since := a.now().Add(-historyWindow)
-		if jf.offline() {
-			since = time.Time{}
-		}
-		events, err = j.Events(unit, since, 500)
-		if err != nil {
-			a.log.Warn("cannot read systemd's messages about the unit", "unit", unit, "error", err)
-		}
+	src := facts.Sources{Getenv: a.getenv, Log: a.log}
+	if a.failed != nil {
+		rec := a.failed
+		src.Hook = &facts.Handover{Unit: rec.Unit, InvocationID: rec.InvocationID, Result: rec.Result, ExitCode: rec.ExitCode, ExitStatus: rec.ExitStatus}
 	}
-
-	st, ok := a.unitState(ctx, unit, jf, events)
-	if ok {
-		rep.InvocationID = st.InvocationID
-		rep.Result = st.Result
-		rep.ExitCode = st.ExitCode
-		rep.ExitStatus = st.ExitStatus
-		rep.NRestarts = st.NRestarts
-		rep.StartedAt = st.StartedAt
-		rep.ExitedAt = st.ExitedAt
-		rep.StateSource = st.Source
-		rep.StartLimitHit = st.StartLimitHit
-	} else {
-		rep.Problems = append(rep.Problems, "the unit's state could not be learned: no MONITOR_* environment, no D-Bus, no systemd messages about it in the journal")
+	if !jf.offline() {
+		// Not for an offline journal: D-Bus would describe this machine's
+		// unit, not the journal's.
+		src.Systemd = dbusState{}
 	}
-
 	if j != nil {
-		for _, c := range journal.Crashes(events) {
-			rep.Crashes = append(rep.Crashes, report.Crash{Time: c.Time, InvocationID: c.InvocationID, Result: c.Result, ExitCode: c.ExitCode, ExitStatus: c.ExitStatus})
-		}
-		if len(rep.Crashes) < 2 {
-			rep.Crashes = nil // one crash is this one: no history to tell
-		}
-		// The run's last lines first, from the files of its end: a long
-		// run fills the excerpt there. Files back to its start are opened
-		// only when it did not.
-		wide := a.narrow(j, rep, jf, false)
-		n := max(a.cfg.General.JournalLines, analysisLines)
-		lines, cut, err := j.RunExcerpt(unit, rep.InvocationID, n, journal.MaxExcerptBytes)
-		if err == nil && wide && !cut && len(lines) < n {
-			if nj, oerr := jf.open(); oerr == nil {
+		// systemd's own messages about the unit: the last resort for the
+		// state, and the history of a crash loop.
+		var events []journal.Entry
+		if a.invocation != "" {
+			// An earlier run: systemd's messages as they stood when it failed.
+			all, err := j.Events(unit, time.Time{}, maxHistoryEvents)
+			if err != nil {
 				j.Close()
-				j = nj
-				a.narrow(j, rep, jf, true)
-				lines, cut, err = j.RunExcerpt(unit, rep.InvocationID, n, journal.MaxExcerptBytes)
+				return facts.Facts{}, nil, withCode(exitUnavailable, fmt.Errorf("cannot read systemd's messages about %s: %w", unit, err))
+			}
+			var ok bool
+			if events, _, ok = runEvents(all, a.invocation); !ok {
+				j.Close()
+				return facts.Facts{}, nil, usageErr("the journal holds no failed run %s of %s: odoo-notify history %s lists them", a.invocation, unit, unit)
+			}
+		} else {
+			var err error
+			// An offline journal is read as of its own end, not of now.
+			since := a.now().Add(-historyWindow)
+			if jf.offline() {
+				since = time.Time{}
+			}
+			events, err = j.Events(unit, since, 500)
+			if err != nil {
+				a.log.Warn("cannot read systemd's messages about the unit", "unit", unit, "error", err)
 			}
 		}
-		// A service killed right after it wrote has its last output still in
-		// journald's stream buffer when systemd's own lines are already in:
-		// wait briefly for the first line the service wrote itself.
-		for try := 0; err == nil && !jf.offline() && a.invocation == "" && rep.InvocationID != "" && !ownLine(lines, rep.InvocationID) && try < streamWaitTries; try++ {
-			time.Sleep(streamWaitStep)
-			nj, oerr := jf.open()
-			if oerr != nil {
-				break
-			}
+		src.Journal = messages(events)
+	}
+	f := facts.Gather(ctx, unit, a.invocation, src)
+	f.Host = a.hostname()
+	f.LinesProblem = linesProblem
+	if j != nil {
+		j = a.runLines(&f, j, jf)
+	}
+	return f, j, nil
+}
+
+// runLines reads the failed run's lines from the journal into f, and
+// returns the journal, reopened if it had to be.
+func (a *app) runLines(f *facts.Facts, j *journal.Journal, jf journalFlags) *journal.Journal {
+	unit := f.Unit
+	// The run's last lines first, from the files of its end: a long
+	// run fills the excerpt there. Files back to its start are opened
+	// only when it did not.
+	wide := a.narrow(j, f, jf, false)
+	n := max(a.cfg.General.JournalLines, analysisLines)
+	lines, cut, err := j.RunExcerpt(unit, f.InvocationID, n, journal.MaxExcerptBytes)
+	if err == nil && wide && !cut && len(lines) < n {
+		if nj, oerr := jf.open(); oerr == nil {
 			j.Close()
 			j = nj
-			a.narrow(j, rep, jf, true)
-			lines, cut, err = j.RunExcerpt(unit, rep.InvocationID, n, journal.MaxExcerptBytes)
+			a.narrow(j, f, jf, true)
+			lines, cut, err = j.RunExcerpt(unit, f.InvocationID, n, journal.MaxExcerptBytes)
 		}
-		switch {
-		case cut:
-			rep.LinesProblem = fmt.Sprintf("older lines left out: a report keeps the run's last %d KiB of log", journal.MaxExcerptBytes>>10)
-		case err != nil:
-			a.log.Error("cannot read the failed run's journal lines", "unit", unit, "error", err)
-			rep.LinesProblem = "journal not readable: " + err.Error()
-		case len(lines) == 0 && rep.InvocationID != "":
-			rep.LinesProblem = "the journal holds no lines of invocation " + rep.InvocationID
-		case len(lines) == 0:
-			rep.LinesProblem = "the journal holds no lines of " + unit
-		}
-		rep.Lines = toLines(lines)
-		rep.LogSource = "journal"
 	}
-	// The analysis writes the summary: the sentence a person reads first.
-	a.analyze(ctx, rep, j, st, jf)
-	return rep, nil
+	// A service killed right after it wrote has its last output still in
+	// journald's stream buffer when systemd's own lines are already in:
+	// wait briefly for the first line the service wrote itself.
+	for try := 0; err == nil && !jf.offline() && a.invocation == "" && f.InvocationID != "" && !ownLine(lines, f.InvocationID) && try < streamWaitTries; try++ {
+		time.Sleep(streamWaitStep)
+		nj, oerr := jf.open()
+		if oerr != nil {
+			break
+		}
+		j.Close()
+		j = nj
+		a.narrow(j, f, jf, true)
+		lines, cut, err = j.RunExcerpt(unit, f.InvocationID, n, journal.MaxExcerptBytes)
+	}
+	switch {
+	case cut:
+		f.LinesProblem = fmt.Sprintf("older lines left out: a report keeps the run's last %d KiB of log", journal.MaxExcerptBytes>>10)
+	case err != nil:
+		a.log.Error("cannot read the failed run's journal lines", "unit", unit, "error", err)
+		f.LinesProblem = "journal not readable: " + err.Error()
+	case len(lines) == 0 && f.InvocationID != "":
+		f.LinesProblem = "the journal holds no lines of invocation " + f.InvocationID
+	case len(lines) == 0:
+		f.LinesProblem = "the journal holds no lines of " + unit
+	}
+	f.Lines = toLines(lines)
+	f.LogSource = "journal"
+	return j
+}
+
+// dbusState is the unit's state over D-Bus, for facts.Gather.
+type dbusState struct{}
+
+func (dbusState) UnitState(ctx context.Context, unit string) (facts.State, error) {
+	ctx, cancel := context.WithTimeout(ctx, journal.DBusTimeout)
+	defer cancel()
+	return journal.StateFromDBus(ctx, unit)
+}
+
+// messages is what systemd's messages about a unit say, for facts.Gather.
+type messages []journal.Entry
+
+func (m messages) History(unit string) (facts.State, bool, []facts.Crash) {
+	h := journal.Walk(unit, m)
+	return h.Last, h.Failed, h.Crashes
 }
 
 // runMargin is how far around the failed run (and the earlier crashes of
@@ -179,138 +211,42 @@ const runMargin = time.Hour
 // time holds, not what the whole journal holds. It says whether files
 // before the run's start were left out (whole false, a run longer than
 // runMargin).
-func (a *app) narrow(j *journal.Journal, rep *report.Report, jf journalFlags, whole bool) (leftOut bool) {
-	end := rep.ExitedAt
+func (a *app) narrow(j *journal.Journal, f *facts.Facts, jf journalFlags, whole bool) (leftOut bool) {
+	end := f.ExitedAt
 	if end.IsZero() {
-		end = rep.StartedAt
+		end = f.StartedAt
 	}
 	since := end
-	if whole && !rep.StartedAt.IsZero() {
-		since = rep.StartedAt
+	if whole && !f.StartedAt.IsZero() {
+		since = f.StartedAt
 	}
-	for _, c := range rep.Crashes {
+	for _, c := range f.Crashes {
 		if !c.Time.IsZero() && (since.IsZero() || c.Time.Before(since)) {
 			since = c.Time
 		}
 	}
-	if since.IsZero() || rep.InvocationID == "" {
+	if since.IsZero() || f.InvocationID == "" {
 		return false
 	}
 	var until time.Time
 	if jf.offline() {
-		if rep.ExitedAt.IsZero() {
+		if f.ExitedAt.IsZero() {
 			return false
 		}
-		until = rep.ExitedAt.Add(runMargin)
+		until = f.ExitedAt.Add(runMargin)
 	}
 	// Without the run's start, its lines may lie anywhere before its end.
-	leftOut = rep.StartedAt.IsZero() || rep.StartedAt.Before(since)
+	leftOut = f.StartedAt.IsZero() || f.StartedAt.Before(since)
 	kept, of, err := j.Narrow(since.Add(-runMargin), until)
 	if err != nil {
-		a.log.Warn("cannot narrow the journal to the failed run's files", "unit", rep.Unit, "error", err)
+		a.log.Warn("cannot narrow the journal to the failed run's files", "unit", f.Unit, "error", err)
 		return false
 	}
-	a.log.Debug("journal files read for the failed run", "unit", rep.Unit, "kept", kept, "of", of)
+	a.log.Debug("journal files read for the failed run", "unit", f.Unit, "kept", kept, "of", of)
 	return leftOut && kept < of
 }
 
-// unitState asks, in order: the MONITOR_* variables systemd >= 251 gives an
-// OnFailure= handler; the unit's D-Bus properties (not for an offline
-// journal: they would describe this machine's unit, not the journal's);
-// systemd's own journal messages about the unit. The first source that
-// knows the result gives it; the later ones fill in what it does not say
-// (MONITOR_* has no restart count, no ExecStart, no MemoryMax).
-func (a *app) unitState(ctx context.Context, unit string, jf journalFlags, events []journal.Entry) (journal.State, bool) {
-	if a.invocation != "" {
-		return a.pastState(ctx, unit, jf, events)
-	}
-	st, ok := journal.StateFromEnv(unit, a.getenv)
-	if !ok && a.failed != nil {
-		// What the hook recorded: the same variables, from ExecStopPost=.
-		rec := a.failed
-		st, ok = journal.StateFromEnv(unit, func(k string) string {
-			return map[string]string{"MONITOR_UNIT": rec.Unit, "MONITOR_SERVICE_RESULT": rec.Result, "MONITOR_EXIT_CODE": rec.ExitCode,
-				"MONITOR_EXIT_STATUS": rec.ExitStatus, "MONITOR_INVOCATION_ID": rec.InvocationID}[k]
-		})
-		st.Source = journal.SourceHook
-	}
-	if !ok {
-		a.log.Info("no MONITOR_* environment for the unit (systemd < 251, or not started by OnFailure=)", "unit", unit)
-	}
-	if !jf.offline() {
-		dctx, cancel := context.WithTimeout(ctx, journal.DBusTimeout)
-		d, err := journal.StateFromDBus(dctx, unit)
-		cancel()
-		switch {
-		case err != nil:
-			a.log.Info("unit state not available over D-Bus", "unit", unit, "error", err)
-		case !ok:
-			st, ok = d, true
-		default:
-			fill(&st, d)
-		}
-	}
-	ev, evOK := journal.StateFromEvents(unit, events)
-	switch {
-	case !evOK:
-	case !ok:
-		return ev, true
-	default:
-		fill(&st, ev)
-	}
-	return st, ok
-}
-
-// pastState is the state of the earlier run preview --invocation asks
-// for: systemd's messages up to its end say it. MONITOR_* and D-Bus
-// describe the unit's last run, so only the unit's settings (ExecStart,
-// MemoryMax, for the analysis) are taken from D-Bus.
-func (a *app) pastState(ctx context.Context, unit string, jf journalFlags, events []journal.Entry) (journal.State, bool) {
-	st, ok := journal.StateFromEvents(unit, events)
-	if !ok || st.InvocationID != a.invocation {
-		return journal.State{}, false
-	}
-	if !jf.offline() {
-		dctx, cancel := context.WithTimeout(ctx, journal.DBusTimeout)
-		d, err := journal.StateFromDBus(dctx, unit)
-		cancel()
-		if err == nil {
-			st.ExecStart, st.MemoryMax = d.ExecStart, d.MemoryMax
-		}
-	}
-	return st, true
-}
-
-// fill completes st with what a later source knows. Facts of one run are
-// taken only from the same run; the restart count and the unit's settings
-// are the unit's, whichever run a source saw last.
-func fill(st *journal.State, from journal.State) {
-	sameRun := st.InvocationID == "" || from.InvocationID == st.InvocationID
-	if st.NRestarts == 0 {
-		st.NRestarts = from.NRestarts
-	}
-	if st.ExecStart == nil {
-		st.ExecStart = from.ExecStart
-	}
-	if st.MemoryMax == 0 {
-		st.MemoryMax = from.MemoryMax
-	}
-	if !sameRun {
-		return
-	}
-	if st.InvocationID == "" {
-		st.InvocationID = from.InvocationID
-	}
-	if st.StartedAt.IsZero() {
-		st.StartedAt = from.StartedAt
-	}
-	if st.ExitedAt.IsZero() {
-		st.ExitedAt = from.ExitedAt
-	}
-	st.StartLimitHit = st.StartLimitHit || from.StartLimitHit
-}
-
-// How long buildReport waits for a killed service's last output to pass
+// How long runLines waits for a killed service's last output to pass
 // journald's stream buffer.
 const (
 	streamWaitTries = 8

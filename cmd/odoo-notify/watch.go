@@ -211,7 +211,7 @@ func (r *watchReporter) Hang(ctx context.Context, h *watch.Hang) error {
 	if err != nil {
 		red, _ = analysis.NewRedactor(nil)
 	}
-	red.Report(rep)
+	rep = red.Report(rep)
 	err = r.a.deliver(ctx, rep, r.channels, nil)
 	if code := exitCode(err); code == exitOK || code == exitTempFail {
 		return nil
