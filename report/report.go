@@ -200,6 +200,9 @@ type Report struct {
 	// frequent first, at most MaxErrors.
 	Errors []LoggedError `json:"errors,omitempty"`
 	Held   *Held         `json:"held,omitempty"`
+	// Hang is set on a hang report, Degraded on a degraded one.
+	Hang     *Hang     `json:"hang,omitempty"`
+	Degraded *Degraded `json:"degraded,omitempty"`
 
 	Lines []Line `json:"lines"`
 	// LogSource names where Lines came from ("journal", or a log file path).

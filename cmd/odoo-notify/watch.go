@@ -269,6 +269,7 @@ func hangReport(h *watch.Hang, host string, now time.Time) *report.Report {
 		LogSource: "odoo-notify watch",
 		Created:   now,
 	}
+	rep.Hang = hangBlock(h)
 	switch {
 	case len(h.Threads) > 0:
 		rep.Hints = append(rep.Hints, "the busy threads below are what the server was doing: a long query (pg_stat_activity shows it), a lock wait, or a request stuck in a loop or an outside call.")
@@ -295,4 +296,32 @@ func hangReport(h *watch.Hang, host string, now time.Time) *report.Report {
 		}
 	}
 	return rep
+}
+
+// hangBlock is the report's "hang": the hang as data.
+func hangBlock(h *watch.Hang) *report.Hang {
+	b := &report.Hang{
+		URL: h.URL, Action: string(h.Action), Stopped: h.Stopped, Done: h.Done,
+		DumpedThreads: h.Dumped, Processes: h.Processes, DumpProblem: h.DumpProblem,
+		Probes: []report.Probe{},
+	}
+	if h.Stopped {
+		b.StopTookMS = h.StopTook.Milliseconds()
+	}
+	for _, p := range h.Probes {
+		rp := report.Probe{Time: p.At, OK: p.OK(), Status: p.Status, TookMS: p.Duration.Milliseconds(), Body: p.Excerpt}
+		if !p.OK() {
+			rp.Error = strings.TrimSpace(strings.TrimPrefix(p.String(), p.At.UTC().Format("15:04:05")))
+		}
+		b.Probes = append(b.Probes, rp)
+	}
+	for _, t := range h.Threads {
+		rt := report.Thread{PID: t.PID, Thread: t.Name, DB: t.DB, UID: t.UID, URL: t.URL,
+			QueryCount: t.QueryCount, QueryTime: t.QueryTime, PythonTime: t.PythonTime, Frames: []report.Frame{}}
+		for _, f := range t.Innermost(hangFrames) {
+			rt.Frames = append(rt.Frames, report.Frame{File: f.File, Line: f.Line, Func: f.Func, Code: f.Code})
+		}
+		b.Threads = append(b.Threads, rt)
+	}
+	return b
 }
