@@ -298,6 +298,8 @@ func (r *Report) Title() string {
 		s = fmt.Sprintf("[TEST] %s: odoo-notify test report for %s", r.Host, r.Unit)
 	case r.Cause == CauseHang:
 		s = fmt.Sprintf("%s: %s hung: it does not answer its health URL", r.Host, r.Unit)
+	case r.Cause == CauseDegraded && r.Degraded != nil:
+		s = fmt.Sprintf("%s: %s degraded: %s", r.Host, r.Unit, r.Degraded.Summary)
 	case r.Exception != nil && r.Exception.Type != "":
 		e := r.Exception.Type
 		if r.Exception.Message != "" {

@@ -78,6 +78,9 @@ type Degraded struct {
 	// Kind is the spell's main kind: time-real, time-cpu, memory-hard,
 	// memory-soft, oom-kill, request-errors.
 	Kind string `json:"kind"`
+	// Summary is the spell in one line: "12 worker timeouts in 10 min
+	// (limit_time_real = 120); last: POST /web/..., db prod".
+	Summary string `json:"summary"`
 	// Counts are the spell's events per kind.
 	Counts []DegradedCount `json:"counts"`
 	// Examples are the newest events' lines, newest last.

@@ -104,12 +104,36 @@ func runWatch(ctx context.Context, a *app, args []string) error {
 		w.State = w.State.Resumed(in.LastInvocation)
 		a.log.Info("watch: the unit's hang incident is open: it is not reported again, and resolves when the unit answers", "unit", unit, "incident", in.ID)
 	}
+	if wc.DegradedOn() {
+		// Odoo's own lines are in the journal, or in its log file; the
+		// kernel's OOM kills are in the journal.
+		journalUnit := unit
+		var file *fileTail
+		if logFile != "" {
+			journalUnit, file = "", &fileTail{path: logFile}
+			file.read() // from its end
+		}
+		if fl, err := journal.Follow(journalUnit, true); err != nil {
+			a.log.Error("watch: cannot follow the journal: Odoo's limit events (worker timeouts, memory limits, OOM kills) go unheard; the hang probes go on", "unit", unit, "error", err)
+		} else {
+			defer fl.Close()
+			sink := newDegradedSink(rep, conf, wc.DegradedWindow.Duration, wc.ErrorsPerWindow, a.now)
+			if in := a.sender(channels).OpenIncident(unit); in != nil && in.Cause == report.CauseDegraded {
+				// Started again: the spell was reported; it is updated by
+				// the next event, or resolved after a quiet window.
+				sink.resumed = a.now()
+				a.log.Info("watch: the unit's degraded incident is open: it is not opened again, and resolves after a quiet window", "unit", unit, "incident", in.ID)
+			}
+			w.Follow, w.FollowLogs = sink, &journalTail{unit: unit, journal: fl, file: file}
+		}
+	}
 	if err := checkHealthURL(ctx, w.Prober, wc.HealthURL); err != nil {
 		a.log.Error("watch: "+err.Error(), "unit", unit, "url", url)
 		return withCode(exitConfig, fmt.Errorf("%w: %w", errReported, err))
 	}
 	a.log.Info("watch: watching", "unit", unit, "url", url, "interval", w.Interval, "timeout", wc.Timeout.Duration,
-		"start_grace", wc.StartGrace.Duration, "failures", wc.Failures, "on_hang", wc.OnHang)
+		"start_grace", wc.StartGrace.Duration, "failures", wc.Failures, "on_hang", wc.OnHang,
+		"degraded", w.Follow != nil, "degraded_window", wc.DegradedWindow.Duration, "errors_per_window", wc.ErrorsPerWindow)
 	daemon.SdNotify(false, daemon.SdNotifyReady)
 	err = w.Run(ctx)
 	daemon.SdNotify(false, daemon.SdNotifyStopping)
