@@ -202,3 +202,45 @@ func countDegraded(t *testing.T, r *rig) (firing, resolved int) {
 	}
 	return firing, resolved
 }
+
+// TestFileTail follows Odoo's log file as the watcher does: it starts at
+// the end, returns each new line once, holds a line not yet ended, and
+// reads a rotated (shorter) file from its start.
+func TestFileTail(t *testing.T) {
+	path := t.TempDir() + "/odoo.log"
+	write := func(s string, flag int) {
+		f, err := os.OpenFile(path, flag|os.O_WRONLY|os.O_CREATE, 0o600)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := f.WriteString(s); err != nil {
+			t.Fatal(err)
+		}
+		f.Close()
+	}
+	texts := func(ls []watch.Line) []string {
+		var out []string
+		for _, l := range ls {
+			out = append(out, l.Text)
+		}
+		return out
+	}
+	write("2026-12-02 15:35:01,000 201 INFO prod odoo.service.server: before the watcher\n", os.O_TRUNC)
+	ft := &fileTail{path: path}
+	if got, err := ft.read(); err != nil || len(got) != 0 {
+		t.Fatalf("the first read returns what was there before: %q, %v", texts(got), err)
+	}
+	timeout := "2026-12-02 15:36:01,000 201 ERROR prod odoo.service.server: WorkerHTTP (380) timeout after 20s"
+	write(timeout+"\n2026-12-02 15:36:02,000 201 INFO", os.O_APPEND)
+	if got, _ := ft.read(); strings.Join(texts(got), "|") != timeout {
+		t.Fatalf("got %q, want the one complete line", texts(got))
+	}
+	write(" prod odoo.service.server: rest\n", os.O_APPEND)
+	if got, _ := ft.read(); strings.Join(texts(got), "|") != "2026-12-02 15:36:02,000 201 INFO prod odoo.service.server: rest" {
+		t.Fatalf("got %q, want the line completed", texts(got))
+	}
+	write("rotated\n", os.O_TRUNC)
+	if got, _ := ft.read(); strings.Join(texts(got), "|") != "rotated" {
+		t.Fatalf("after a rotation got %q, want the new file's line", texts(got))
+	}
+}
