@@ -11,7 +11,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/odoo-notify/odoo-notify/analysis"
 	"github.com/odoo-notify/odoo-notify/degraded"
 	"github.com/odoo-notify/odoo-notify/incident"
 	"github.com/odoo-notify/odoo-notify/journal"
@@ -187,19 +186,7 @@ func (r *watchReporter) Degraded(ctx context.Context, u watch.Unit, n degraded.N
 		r.quiet(ctx, u, n.Time, fmt.Sprintf("%s: %s is no longer degraded: %s", host, r.unit, n.Summary))
 		return nil
 	}
-	ctx, cancel := context.WithTimeout(ctx, r.a.cfg.General.Timeout.Duration)
-	defer cancel()
-	rep := degradedReport(n, r.unit, u.InvocationID, host, r.a.now())
-	red, err := analysis.NewRedactor(r.a.cfg.Redact)
-	if err != nil {
-		red, _ = analysis.NewRedactor(nil)
-	}
-	red.Report(rep)
-	err = r.a.deliver(ctx, rep, r.channels, nil)
-	if code := exitCode(err); code == exitOK || code == exitTempFail {
-		return nil
-	}
-	return err
+	return r.send(ctx, degradedReport(n, r.unit, u.InvocationID, host, r.a.now()))
 }
 
 // quiet resolves the unit's degraded incident.

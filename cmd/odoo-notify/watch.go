@@ -228,9 +228,14 @@ type watchReporter struct {
 }
 
 func (r *watchReporter) Hang(ctx context.Context, h *watch.Hang) error {
+	return r.send(ctx, hangReport(h, r.a.hostname(), r.a.now()))
+}
+
+// send redacts rep and sends it as a report of the unit's incident; a
+// report that waits in the outbox is sent.
+func (r *watchReporter) send(ctx context.Context, rep *report.Report) error {
 	ctx, cancel := context.WithTimeout(ctx, r.a.cfg.General.Timeout.Duration)
 	defer cancel()
-	rep := hangReport(h, r.a.hostname(), r.a.now())
 	red, err := analysis.NewRedactor(r.a.cfg.Redact)
 	if err != nil {
 		red, _ = analysis.NewRedactor(nil)
