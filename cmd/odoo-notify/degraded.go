@@ -111,6 +111,11 @@ type degradedSink struct {
 	d      *degraded.Detector
 	rep    *watchReporter
 	procs  string // the unit's cgroup.procs
+	// mainPID is the run's main process, learned once per run
+	// (mainPIDOf, nil: none).
+	mainPID   int
+	run       string
+	mainPIDOf func(ctx context.Context) (int, error)
 	now    func() time.Time
 	window time.Duration
 	// resumed is when a watcher started again found the unit's degraded
@@ -156,7 +161,16 @@ func readPIDs(path string) []int {
 func (s *degradedSink) Lines(ctx context.Context, u watch.Unit, lines []watch.Line) {
 	now := s.now()
 	if u.Active {
-		s.d.Processes(now, 0, readPIDs(s.procs))
+		if u.InvocationID != s.run && s.mainPIDOf != nil {
+			// An OOM kill of the main process fails the unit: the crash
+			// report's, not a degraded spell.
+			if pid, err := s.mainPIDOf(ctx); err == nil {
+				s.mainPID, s.run = pid, u.InvocationID
+			} else {
+				s.rep.a.log.Warn("watch: cannot learn the unit's main process: the kernel's OOM kill of it would be counted as a worker's", "unit", s.rep.unit, "error", err)
+			}
+		}
+		s.d.Processes(now, s.mainPID, readPIDs(s.procs))
 	}
 	var notices []degraded.Notice
 	for _, l := range lines {

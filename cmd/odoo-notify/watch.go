@@ -118,6 +118,7 @@ func runWatch(ctx context.Context, a *app, args []string) error {
 		} else {
 			defer fl.Close()
 			sink := newDegradedSink(rep, conf, wc.DegradedWindow.Duration, wc.ErrorsPerWindow, a.now)
+			sink.mainPIDOf = func(ctx context.Context) (int, error) { return journal.MainPID(ctx, unit) }
 			if in := a.sender(channels).OpenIncident(unit); in != nil && in.Cause == report.CauseDegraded {
 				// Started again: the spell was reported; it is updated by
 				// the next event, or resolved after a quiet window.

@@ -425,5 +425,8 @@ func degradedSpell(t *testing.T, w *watchWorld) {
 		!strings.Contains(back.Summary, "no longer degraded") || !strings.Contains(back.Summary, "2 worker timeouts") {
 		t.Errorf("recovery: event %q summary %q incident %+v (opening's %+v)", back.Event, back.Summary, back.Incident, open.Incident)
 	}
+	if j := w.m.sh("journalctl -q --no-pager -o cat -n 40 -u " + watcher); strings.Contains(j, "cannot learn the unit's main process") || strings.Contains(j, "cannot follow the journal") {
+		t.Errorf("the watcher could not follow the unit or learn its main process:\n%s", j)
+	}
 	w.configure(t, "restart", fmt.Sprintf("http://127.0.0.1:%d/web/health", w.port))
 }
