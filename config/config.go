@@ -342,7 +342,21 @@ type Watch struct {
 	Failures int `toml:"failures"`
 	// OnHang is "restart" or "report".
 	OnHang string `toml:"on_hang"`
+	// Degraded turns on the reading of Odoo's own limit events (worker
+	// timeouts, memory limits, OOM kills, bursts of failed requests) in
+	// the unit's lines; a pointer so that absent means true.
+	Degraded *bool `toml:"degraded"`
+	// DegradedWindow: at most one degraded notice per window per unit,
+	// and a spell is over after a window without events.
+	DegradedWindow Duration `toml:"degraded_window"`
+	// ErrorsPerWindow: more failed requests than this within
+	// DegradedWindow make a degraded spell.
+	ErrorsPerWindow int `toml:"errors_per_window"`
 }
+
+// DegradedOn says whether watch reads the unit's lines for degraded spells
+// (degraded = true, the default).
+func (w Watch) DegradedOn() bool { return w.Degraded == nil || *w.Degraded }
 
 // Unit holds settings for one watched unit.
 type Unit struct {
@@ -373,6 +387,9 @@ func Default() *Config {
 			StartGrace: Duration{Duration: 60 * time.Second},
 			Failures:   3,
 			OnHang:     "restart",
+
+			DegradedWindow:  Duration{Duration: 15 * time.Minute},
+			ErrorsPerWindow: 10,
 		},
 	}
 }

@@ -139,6 +139,12 @@ func (c *Config) Validate(credDir string) error {
 	if w.OnHang != "restart" && w.OnHang != "report" {
 		bad("watch.on_hang", "%q: must be \"restart\" (stop the hung unit fast and start it again) or \"report\" (leave it as it is)", w.OnHang)
 	}
+	if w.DegradedWindow.invalid != "" || w.DegradedWindow.Duration < 10*time.Second {
+		bad("watch.degraded_window", "must be a duration of 10s or more, like \"15m\" (at most one degraded notice per window; a spell ends after a quiet window)")
+	}
+	if w.ErrorsPerWindow < 1 || w.ErrorsPerWindow > 100000 {
+		bad("watch.errors_per_window", "%d: give how many failed requests within degraded_window are still normal, 1 to 100000 (default 10)", w.ErrorsPerWindow)
+	}
 	if u := w.HealthURL; u != "" && !strings.HasPrefix(u, "/") {
 		if err := checkURL(u); err != nil {
 			bad("watch.health_url", "%v; or give a path on Odoo's own address, like \"/web/login\"", err)

@@ -849,3 +849,36 @@ func (s *Sender) direct(ctx context.Context, rep *report.Report, why error) Outc
 	})
 	return Outcome{Verdict: gate.Send, Own: results, Sent: rep, Degraded: why}
 }
+
+// Quiet resolves unit's open incident when the trouble it opened for is
+// over without the unit ever failing (a degraded spell gone quiet, as its
+// watcher saw): its one recovery notice, with summary when given. An
+// incident opened by something else (a crash, a hang) is left to resolve
+// its own way. resolved says no incident of cause is open any more.
+func (s *Sender) Quiet(ctx context.Context, unit, cause string, u incident.Unit, summary string) (out Outcome, resolved bool) {
+	if s.Store == nil {
+		out.Degraded = s.StoreErr
+		return out, false
+	}
+	s.run(ctx, &out, func(tx *tx) (*Entry, error) {
+		in := tx.inc.Get(unit)
+		if in == nil || !in.Announced || in.Cause != cause {
+			resolved = true
+			return nil, nil
+		}
+		tx.inc.Resolve(unit, u.Since, tx.now)
+		rep := s.recoveryReport(in, u)
+		if summary != "" {
+			rep.Summary = summary
+		}
+		if _, err := s.putIncident(tx, in, rep, report.EventResolved); err != nil {
+			s.log().Error("incident: the recovery notice could not be saved: the incident stays open", "unit", unit, "incident", in.ID, "error", err)
+			tx.inc.Reopen(in)
+			return nil, nil
+		}
+		out.Resolved++
+		resolved = true
+		return nil, nil
+	})
+	return out, resolved
+}

@@ -201,6 +201,9 @@ type Report struct {
 	// frequent first, at most MaxErrors.
 	Errors []LoggedError `json:"errors,omitempty"`
 	Held   *Held         `json:"held,omitempty"`
+	// Hang is set on a hang report, Degraded on a degraded one.
+	Hang     *Hang     `json:"hang,omitempty"`
+	Degraded *Degraded `json:"degraded,omitempty"`
 
 	Lines []Line `json:"lines"`
 	// LogSource names where Lines came from ("journal", or a log file path).
@@ -296,6 +299,8 @@ func (r *Report) Title() string {
 		s = fmt.Sprintf("[TEST] %s: odoo-notify test report for %s", r.Host, r.Unit)
 	case r.Cause == CauseHang:
 		s = fmt.Sprintf("%s: %s hung: it does not answer its health URL", r.Host, r.Unit)
+	case r.Cause == CauseDegraded && r.Degraded != nil:
+		s = fmt.Sprintf("%s: %s degraded: %s", r.Host, r.Unit, r.Degraded.Summary)
 	case r.Exception != nil && r.Exception.Type != "":
 		e := r.Exception.Type
 		if r.Exception.Message != "" {

@@ -1,6 +1,8 @@
 package watch
 
 import (
+	"time"
+
 	"path"
 	"strconv"
 	"strings"
@@ -25,6 +27,11 @@ import (
 type Line struct {
 	PID  int
 	Text string
+	// Time is when the journal received it; zero from Odoo's log file
+	// (the record's own time then says it).
+	Time time.Time
+	// Kernel marks a kernel line (_TRANSPORT=kernel).
+	Kernel bool
 }
 
 // Frame is one frame of a stack, outermost first in Thread.Frames.

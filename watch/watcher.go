@@ -37,10 +37,18 @@ type Reporter interface {
 
 // LineSink takes the unit's log lines as the watcher reads them: the seam
 // where the detector of Odoo's limit events (worker timeouts, memory
-// limits; package degraded) is fed. Lines come oldest first; one logged
-// in the very microsecond a round starts may come in two rounds.
+// limits; package degraded) is fed. It is called every round the unit's
+// state is known, with the lines read since the last round (none, too: the
+// sink's clock moves on), oldest first.
 type LineSink interface {
-	Lines(ctx context.Context, lines []Line)
+	Lines(ctx context.Context, u Unit, lines []Line)
+}
+
+// Tail reads on from where it last stopped: the lines logged since its
+// previous Read (the unit's journal lines and the kernel's, or Odoo's log
+// file), oldest first. It keeps its file handles open between reads.
+type Tail interface {
+	Read(ctx context.Context) ([]Line, error)
 }
 
 // Action is what a watcher does to a hung unit.
@@ -106,12 +114,10 @@ type Watcher struct {
 	// Follow, when set, gets the unit's new log lines every round (see
 	// LineSink); nil: the lines are read only for a hang's dump.
 	Follow     LineSink
-	FollowLogs Logs
+	FollowLogs Tail
 
 	// State is the watcher's memory; set it before Run to resume.
 	State State
-
-	followed time.Time
 }
 
 func (w *Watcher) now() time.Time {
@@ -201,22 +207,16 @@ func (w *Watcher) tick(ctx context.Context, probe func() *Result) {
 	}
 }
 
-// follow hands Follow the run's lines logged since the last round.
+// follow hands Follow the lines logged since the last round.
 func (w *Watcher) follow(ctx context.Context, u Unit) {
-	if w.Follow == nil || w.FollowLogs == nil || u.InvocationID == "" {
+	if w.Follow == nil || w.FollowLogs == nil {
 		return
 	}
-	now := w.now()
-	if w.followed.IsZero() {
-		w.followed = now
-	}
-	lines, err := w.FollowLogs.Since(ctx, u.InvocationID, w.followed)
+	lines, err := w.FollowLogs.Read(ctx)
 	if err != nil {
-		w.Log.Warn("watch: cannot read the unit's lines", "unit", w.Unit, "error", err)
-		return
+		w.Log.Warn("watch: cannot read the unit's lines: Odoo's limit events of this round may be missed", "unit", w.Unit, "error", err)
 	}
-	w.followed = now
-	w.Follow.Lines(ctx, lines)
+	w.Follow.Lines(ctx, u, lines)
 }
 
 // hang is what a hang makes the watcher do: SIGQUIT every process and

@@ -104,12 +104,37 @@ func runWatch(ctx context.Context, a *app, args []string) error {
 		w.State = w.State.Resumed(in.LastInvocation)
 		a.log.Info("watch: the unit's hang incident is open: it is not reported again, and resolves when the unit answers", "unit", unit, "incident", in.ID)
 	}
+	if wc.DegradedOn() {
+		// Odoo's own lines are in the journal, or in its log file; the
+		// kernel's OOM kills are in the journal.
+		journalUnit := unit
+		var file *fileTail
+		if logFile != "" {
+			journalUnit, file = "", &fileTail{path: logFile}
+			file.read() // from its end
+		}
+		if fl, err := journal.Follow(journalUnit, true); err != nil {
+			a.log.Error("watch: cannot follow the journal: Odoo's limit events (worker timeouts, memory limits, OOM kills) go unheard; the hang probes go on", "unit", unit, "error", err)
+		} else {
+			defer fl.Close()
+			sink := newDegradedSink(rep, conf, wc.DegradedWindow.Duration, wc.ErrorsPerWindow, a.now)
+			sink.mainPIDOf = func(ctx context.Context) (int, error) { return journal.MainPID(ctx, unit) }
+			if in := a.sender(channels).OpenIncident(unit); in != nil && in.Cause == report.CauseDegraded {
+				// Started again: the spell was reported; it is updated by
+				// the next event, or resolved after a quiet window.
+				sink.resumed = a.now()
+				a.log.Info("watch: the unit's degraded incident is open: it is not opened again, and resolves after a quiet window", "unit", unit, "incident", in.ID)
+			}
+			w.Follow, w.FollowLogs = sink, &journalTail{unit: unit, journal: fl, file: file}
+		}
+	}
 	if err := checkHealthURL(ctx, w.Prober, wc.HealthURL); err != nil {
 		a.log.Error("watch: "+err.Error(), "unit", unit, "url", url)
 		return withCode(exitConfig, fmt.Errorf("%w: %w", errReported, err))
 	}
 	a.log.Info("watch: watching", "unit", unit, "url", url, "interval", w.Interval, "timeout", wc.Timeout.Duration,
-		"start_grace", wc.StartGrace.Duration, "failures", wc.Failures, "on_hang", wc.OnHang)
+		"start_grace", wc.StartGrace.Duration, "failures", wc.Failures, "on_hang", wc.OnHang,
+		"degraded", w.Follow != nil, "degraded_window", wc.DegradedWindow.Duration, "errors_per_window", wc.ErrorsPerWindow)
 	daemon.SdNotify(false, daemon.SdNotifyReady)
 	err = w.Run(ctx)
 	daemon.SdNotify(false, daemon.SdNotifyStopping)
@@ -204,9 +229,14 @@ type watchReporter struct {
 }
 
 func (r *watchReporter) Hang(ctx context.Context, h *watch.Hang) error {
+	return r.send(ctx, hangReport(h, r.a.hostname(), r.a.now()))
+}
+
+// send redacts rep and sends it as a report of the unit's incident; a
+// report that waits in the outbox is sent.
+func (r *watchReporter) send(ctx context.Context, rep *report.Report) error {
 	ctx, cancel := context.WithTimeout(ctx, r.a.cfg.General.Timeout.Duration)
 	defer cancel()
-	rep := hangReport(h, r.a.hostname(), r.a.now())
 	red, err := analysis.NewRedactor(r.a.cfg.Redact)
 	if err != nil {
 		red, _ = analysis.NewRedactor(nil)
@@ -269,6 +299,7 @@ func hangReport(h *watch.Hang, host string, now time.Time) *report.Report {
 		LogSource: "odoo-notify watch",
 		Created:   now,
 	}
+	rep.Hang = hangBlock(h)
 	switch {
 	case len(h.Threads) > 0:
 		rep.Hints = append(rep.Hints, "the busy threads below are what the server was doing: a long query (pg_stat_activity shows it), a lock wait, or a request stuck in a loop or an outside call.")
@@ -295,4 +326,32 @@ func hangReport(h *watch.Hang, host string, now time.Time) *report.Report {
 		}
 	}
 	return rep
+}
+
+// hangBlock is the report's "hang": the hang as data.
+func hangBlock(h *watch.Hang) *report.Hang {
+	b := &report.Hang{
+		URL: h.URL, Action: string(h.Action), Stopped: h.Stopped, Done: h.Done,
+		DumpedThreads: h.Dumped, Processes: h.Processes, DumpProblem: h.DumpProblem,
+		Probes: []report.Probe{},
+	}
+	if h.Stopped {
+		b.StopTookMS = h.StopTook.Milliseconds()
+	}
+	for _, p := range h.Probes {
+		rp := report.Probe{Time: p.At, OK: p.OK(), Status: p.Status, TookMS: p.Duration.Milliseconds(), Body: p.Excerpt}
+		if !p.OK() {
+			rp.Error = strings.TrimSpace(strings.TrimPrefix(p.String(), p.At.UTC().Format("15:04:05")))
+		}
+		b.Probes = append(b.Probes, rp)
+	}
+	for _, t := range h.Threads {
+		rt := report.Thread{PID: t.PID, Thread: t.Name, DB: t.DB, UID: t.UID, URL: t.URL,
+			QueryCount: t.QueryCount, QueryTime: t.QueryTime, PythonTime: t.PythonTime, Frames: []report.Frame{}}
+		for _, f := range t.Innermost(hangFrames) {
+			rt.Frames = append(rt.Frames, report.Frame{File: f.File, Line: f.Line, Func: f.Func, Code: f.Code})
+		}
+		b.Threads = append(b.Threads, rt)
+	}
+	return b
 }

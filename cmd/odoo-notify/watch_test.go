@@ -64,6 +64,10 @@ func TestHangReport(t *testing.T) {
 		},
 	}
 	rep := hangReport(h, "erp1", at.Add(8*time.Second))
+	if b := rep.Hang; b == nil || b.URL != url || len(b.Probes) != 4 || b.Probes[0].OK != true || b.Probes[3].Error == "" ||
+		b.StopTookMS != 2100 || !b.Stopped || b.DumpedThreads != len(threads) || len(b.Threads) != 2 || len(b.Threads[0].Frames) == 0 {
+		t.Errorf("the report's hang block does not hold the hang: %+v", b)
+	}
 	text := rep.Text()
 	if *showHang {
 		t.Log("\n" + text)

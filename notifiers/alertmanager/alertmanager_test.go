@@ -284,3 +284,25 @@ func basicAuth(h string) (user, pass string, ok bool) {
 	req.Header.Set("Authorization", h)
 	return req.BasicAuth()
 }
+
+// TestAlertOfADegradedSpell: the opening of a degraded incident (cause
+// degraded, as odoo-notify watch builds it) and its recovery notice (cause
+// recovered, the opening's cause in the incident) are one alert,
+// OdooDegraded, of severity warning.
+func TestAlertOfADegradedSpell(t *testing.T) {
+	at := time.Date(2026, 12, 2, 15, 35, 3, 0, time.UTC)
+	open := &report.Report{Host: "erp1", Unit: "odoo.service", Cause: report.CauseDegraded, Event: report.EventFiring, Created: at,
+		Summary:  "odoo.service is degraded since 15:35:03 UTC: 1 cron worker timeout (limit_time_real = 20).",
+		Degraded: &report.Degraded{State: "opened", Kind: "time-real", Summary: "1 cron worker timeout (limit_time_real = 20)"},
+		Incident: &report.Incident{ID: "a1b2c3d4e5f6", Opened: at, Failures: 1, State: "open", Causes: "degraded x1"}}
+	back := *open
+	back.Cause, back.Event, back.Degraded = "recovered", report.EventResolved, nil
+	back.Incident = &report.Incident{ID: "a1b2c3d4e5f6", Opened: at, Failures: 1, State: "resolved", Causes: "degraded x1",
+		Cause: report.CauseDegraded, Resolved: at.Add(20 * time.Minute), Subject: open.Subject()}
+	for _, r := range []*report.Report{open, &back} {
+		a := AlertOf(r, at.Add(time.Minute))
+		if a.Labels["alertname"] != "OdooDegraded" || a.Labels["severity"] != "warning" || a.Labels["cause"] != report.CauseDegraded {
+			t.Errorf("%s: labels %v, want alertname OdooDegraded, severity warning, cause degraded", r.Event, a.Labels)
+		}
+	}
+}

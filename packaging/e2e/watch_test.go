@@ -90,6 +90,7 @@ SyslogIdentifier=odoo
 		{"a slow start is not a hang", slowStart},
 		{"a hang is reported, restarted and recovers", hangRestart},
 		{"on_hang = report leaves it, and a killed watcher reports nothing twice", hangReport},
+		{"worker timeouts are one degraded incident, resolved once quiet", degradedSpell},
 		{"a health URL that answers 404 says to set health_url", notFound},
 		{"what an idle watcher costs", idleCost},
 		{"disable stops the watcher", disableWatch},
@@ -107,6 +108,12 @@ SyslogIdentifier=odoo
 // configure writes config.toml: the webhook, a quick watch.
 func (w *watchWorld) configure(t *testing.T, onHang, url string) {
 	t.Helper()
+	w.configureWith(t, onHang, url, "")
+}
+
+// configureWith writes config.toml with more [watch] keys.
+func (w *watchWorld) configureWith(t *testing.T, onHang, url, watchKeys string) {
+	t.Helper()
 	w.m.sh(fmt.Sprintf(`cat > /etc/odoo-notify/config.toml <<'EOF'
 [general]
 hostname = %q
@@ -121,11 +128,12 @@ timeout = "1s"
 start_grace = "10s"
 failures = 3
 on_hang = %q
+%s
 
 [[webhook]]
 name = "alerts"
 url = "%s/hooks/watch"
-EOF`, hostname, url, onHang, w.hook.URL))
+EOF`, hostname, url, onHang, watchKeys, w.hook.URL))
 }
 
 // restartWatcher makes the watcher read the config again.
@@ -386,4 +394,39 @@ func idleCost(t *testing.T, w *watchWorld) {
 	if cpu/10 > 0.2 {
 		t.Errorf("the idle watcher would use %.3f%% of a core at one probe per 10 s, want at most 0.2%%", cpu/10)
 	}
+}
+
+// degradedSpell: the stand-in logs a real Odoo 18's two worker timeouts;
+// the watcher, following the unit's journal, must send one opening of a
+// degraded incident that counts them, and after a quiet degraded_window
+// its one recovery notice.
+func degradedSpell(t *testing.T, w *watchWorld) {
+	w.configureWith(t, "restart", fmt.Sprintf("http://127.0.0.1:%d/web/health", w.port), "degraded_window = \"20s\"")
+	w.restartWatcher(t)
+	time.Sleep(3 * time.Second)
+	w.hook.take()
+	start := time.Now()
+	w.m.sh("kill -USR1 " + w.mainPID(t))
+	got := w.reports(t, 2, 90*time.Second)
+	open, back := got[0], got[1]
+	t.Logf("degraded report %.0f s after the lines: %s\n%s", time.Since(start).Seconds(), open.Title(), open.Summary)
+	if open.Cause != report.CauseDegraded || open.Event != "firing" || open.Degraded == nil || open.Degraded.State != "opened" {
+		t.Fatalf("the opening: cause %q event %q degraded %+v", open.Cause, open.Event, open.Degraded)
+	}
+	// The first event opens the spell at once; the second is the spell's,
+	// counted by the notice that follows (here its end).
+	if !strings.Contains(open.Title(), "odoo.service degraded: 1 worker timeout (limit_time_real = 20)") {
+		t.Errorf("the opening's title does not name the worker timeout and odoo.conf's limit: %q", open.Title())
+	}
+	if len(open.Degraded.Counts) != 1 || open.Degraded.Counts[0].Kind != "time-real" || open.Degraded.Counts[0].N != 1 || len(open.Degraded.Examples) != 1 {
+		t.Errorf("the opening's counts and examples: %+v", open.Degraded)
+	}
+	if back.Event != "resolved" || back.Incident == nil || open.Incident == nil || back.Incident.ID != open.Incident.ID ||
+		!strings.Contains(back.Summary, "no longer degraded") || !strings.Contains(back.Summary, "2 worker timeouts") {
+		t.Errorf("recovery: event %q summary %q incident %+v (opening's %+v)", back.Event, back.Summary, back.Incident, open.Incident)
+	}
+	if j := w.m.sh("journalctl -q --no-pager -o cat -n 40 -u " + watcher); strings.Contains(j, "cannot learn the unit's main process") || strings.Contains(j, "cannot follow the journal") {
+		t.Errorf("the watcher could not follow the unit or learn its main process:\n%s", j)
+	}
+	w.configure(t, "restart", fmt.Sprintf("http://127.0.0.1:%d/web/health", w.port))
 }

@@ -1,0 +1,246 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"os"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/odoo-notify/odoo-notify/config"
+	"github.com/odoo-notify/odoo-notify/odooconf"
+	"github.com/odoo-notify/odoo-notify/watch"
+)
+
+// odoo18Journal reads a real Odoo 18 unit's journal as `journalctl -o
+// json` wrote it (../../degraded/testdata/odoo18), as the watcher's tail
+// hands it over.
+func odoo18Journal(t *testing.T, name string) []watch.Line {
+	t.Helper()
+	f, err := os.Open("../../degraded/testdata/odoo18/" + name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var out []watch.Line
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 0, 1<<20), 16<<20)
+	for sc.Scan() {
+		var e map[string]any
+		if err := json.Unmarshal(sc.Bytes(), &e); err != nil {
+			t.Fatal(err)
+		}
+		msg, ok := e["MESSAGE"].(string)
+		if !ok {
+			continue
+		}
+		us, _ := strconv.ParseInt(e["__REALTIME_TIMESTAMP"].(string), 10, 64)
+		pid, _ := strconv.Atoi(e["_PID"].(string))
+		out = append(out, watch.Line{PID: pid, Text: msg, Time: time.UnixMicro(us).UTC(), Kernel: e["_TRANSPORT"] == "kernel"})
+	}
+	return out
+}
+
+type degradedHookReport struct {
+	Event    string `json:"event"`
+	Subject  string `json:"subject"`
+	Title    string `json:"title"`
+	Cause    string `json:"cause"`
+	Summary  string `json:"summary"`
+	Hints    []string
+	Degraded *struct {
+		State  string `json:"state"`
+		Kind   string `json:"kind"`
+		Counts []struct {
+			Kind string `json:"kind"`
+			N    int    `json:"n"`
+		} `json:"counts"`
+		Examples []string `json:"examples"`
+	} `json:"degraded"`
+	Incident *struct {
+		ID    string `json:"id"`
+		State string `json:"state"`
+	} `json:"incident"`
+}
+
+// TestDegradedSpellReported feeds the watcher's degraded sink a real Odoo
+// 18's worker timeouts and memory limits, round by round as the watcher
+// reads them, and looks at what the webhook receives: one opening of a
+// degraded incident naming the limits with odoo.conf's values, and, once a
+// window passed without events, its one recovery notice. A watcher
+// started again on the open incident does not open it again.
+func TestDegradedSpellReported(t *testing.T) {
+	r := newRig(t, rigOpts{extra: "[watch]\ndegraded_window = \"15m\"\n"})
+	cfg, err := config.Load(r.config, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := odoo18Journal(t, "prefork.json")
+	clock := lines[0].Time
+	a := &app{stdout: io.Discard, stderr: io.Discard, log: slog.New(slog.NewTextHandler(io.Discard, nil)), getenv: os.Getenv,
+		now: func() time.Time { return clock }, configPath: r.config, cfg: cfg, stateDir: r.dir}
+	channels, broken := buildChannels(cfg, httpClient(), a.log, "", a.slackThreads())
+	if broken != nil {
+		t.Fatal(broken)
+	}
+	rep := &watchReporter{a: a, unit: "odoo.service", channels: channels}
+	conf := odooconf.Conf{Workers: 2, LimitTimeReal: 20, LimitMemoryHard: 3 << 30}
+	sink := newDegradedSink(rep, conf, cfg.Watch.DegradedWindow.Duration, cfg.Watch.ErrorsPerWindow, a.now)
+	sink.procs = "/nonexistent"
+	u := watch.Unit{Active: true, State: "active/running", InvocationID: invID(1)}
+	ctx := context.Background()
+	// Rounds of 10 s, as the watcher reads them; within the 15 min
+	// window the capture's events are one spell: one opening, maybe
+	// updates.
+	var round []watch.Line
+	next := clock.Add(10 * time.Second)
+	for _, l := range lines {
+		for l.Time.After(next) {
+			clock = next
+			sink.Lines(ctx, u, round)
+			round, next = nil, next.Add(10*time.Second)
+		}
+		round = append(round, l)
+	}
+	clock = next
+	sink.Lines(ctx, u, round)
+	// Quiet: rounds with no line until the spell resolves.
+	for i := 0; i < 40; i++ {
+		clock = clock.Add(time.Minute)
+		sink.Lines(ctx, u, nil)
+	}
+
+	firing, resolved := countDegraded(t, r)
+	if firing != 1 || resolved != 1 {
+		t.Fatalf("got %d opening(s) and %d recovery notice(s); want one of each", firing, resolved)
+	}
+	if in := a.sender(channels).OpenIncident("odoo.service"); in != nil {
+		t.Errorf("the incident is still open after its recovery notice: %+v", in)
+	}
+
+	// Killed (kill -9) with the spell open, started again: the new
+	// watcher does not open it again, and resolves it once after a quiet
+	// window.
+	r2 := newRig(t, rigOpts{extra: "[watch]\ndegraded_window = \"15m\"\n"})
+	cfg2, err := config.Load(r2.config, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	clock = lines[0].Time
+	a2 := &app{stdout: io.Discard, stderr: io.Discard, log: a.log, getenv: os.Getenv, now: a.now, configPath: r2.config, cfg: cfg2, stateDir: r2.dir}
+	ch2, _ := buildChannels(cfg2, httpClient(), a.log, "", a2.slackThreads())
+	rep2 := &watchReporter{a: a2, unit: "odoo.service", channels: ch2}
+	first := newDegradedSink(rep2, conf, 15*time.Minute, 10, a.now)
+	first.procs = "/nonexistent"
+	for i, l := range lines {
+		clock = l.Time
+		first.Lines(ctx, u, lines[i:i+1])
+		if f, _ := countDegraded(t, r2); f > 0 {
+			break
+		}
+	}
+	if a2.sender(ch2).OpenIncident("odoo.service") == nil {
+		t.Fatal("no degraded incident open after its opening")
+	}
+	again := newDegradedSink(rep2, conf, 15*time.Minute, 10, a.now)
+	again.procs, again.resumed = "/nonexistent", clock
+	for i := 0; i < 20; i++ {
+		clock = clock.Add(time.Minute)
+		again.Lines(ctx, u, nil)
+	}
+	if firing, resolved := countDegraded(t, r2); firing != 1 || resolved != 1 {
+		t.Fatalf("a watcher started again: got %d opening(s) and %d recovery notice(s); want one of each", firing, resolved)
+	}
+}
+
+// countDegraded reads what the rig's webhook received: the degraded
+// openings and the recovery notices, checking what each says.
+func countDegraded(t *testing.T, r *rig) (firing, resolved int) {
+	t.Helper()
+	var got []degradedHookReport
+	_, _, bodies := r.hook.got()
+	for _, b := range bodies {
+		var h degradedHookReport
+		if err := json.Unmarshal([]byte(b), &h); err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, h)
+	}
+	for _, h := range got {
+		switch h.Event {
+		case "firing":
+			firing++
+			if h.Cause != "degraded" || h.Degraded == nil || h.Degraded.State != "opened" {
+				t.Errorf("the opening is not a degraded one: cause %q, degraded %+v", h.Cause, h.Degraded)
+				continue
+			}
+			if !strings.HasPrefix(h.Title, "erp1: odoo.service degraded: ") || !strings.Contains(h.Title, "limit_time_real = 20") {
+				t.Errorf("the opening's title does not say the unit is degraded past limit_time_real = 20: %q", h.Title)
+			}
+			if len(h.Degraded.Counts) == 0 || len(h.Degraded.Examples) == 0 || len(h.Hints) == 0 {
+				t.Errorf("the opening has no counts, examples or hints: %+v", h)
+			}
+		case "resolved":
+			resolved++
+			if !strings.Contains(h.Summary, "no longer degraded") {
+				t.Errorf("the recovery notice does not say the spell is over: %q", h.Summary)
+			}
+		case "update":
+		default:
+			t.Errorf("unexpected %q report: %s", h.Event, h.Title)
+		}
+	}
+	if firing > 1 || resolved > 1 {
+		for _, h := range got {
+			t.Logf("%s: %s", h.Event, h.Title)
+		}
+	}
+	return firing, resolved
+}
+
+// TestFileTail follows Odoo's log file as the watcher does: it starts at
+// the end, returns each new line once, holds a line not yet ended, and
+// reads a rotated (shorter) file from its start.
+func TestFileTail(t *testing.T) {
+	path := t.TempDir() + "/odoo.log"
+	write := func(s string, flag int) {
+		f, err := os.OpenFile(path, flag|os.O_WRONLY|os.O_CREATE, 0o600)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := f.WriteString(s); err != nil {
+			t.Fatal(err)
+		}
+		f.Close()
+	}
+	texts := func(ls []watch.Line) []string {
+		var out []string
+		for _, l := range ls {
+			out = append(out, l.Text)
+		}
+		return out
+	}
+	write("2026-12-02 15:35:01,000 201 INFO prod odoo.service.server: before the watcher\n", os.O_TRUNC)
+	ft := &fileTail{path: path}
+	if got, err := ft.read(); err != nil || len(got) != 0 {
+		t.Fatalf("the first read returns what was there before: %q, %v", texts(got), err)
+	}
+	timeout := "2026-12-02 15:36:01,000 201 ERROR prod odoo.service.server: WorkerHTTP (380) timeout after 20s"
+	write(timeout+"\n2026-12-02 15:36:02,000 201 INFO", os.O_APPEND)
+	if got, _ := ft.read(); strings.Join(texts(got), "|") != timeout {
+		t.Fatalf("got %q, want the one complete line", texts(got))
+	}
+	write(" prod odoo.service.server: rest\n", os.O_APPEND)
+	if got, _ := ft.read(); strings.Join(texts(got), "|") != "2026-12-02 15:36:02,000 201 INFO prod odoo.service.server: rest" {
+		t.Fatalf("got %q, want the line completed", texts(got))
+	}
+	write("rotated\n", os.O_TRUNC)
+	if got, _ := ft.read(); strings.Join(texts(got), "|") != "rotated" {
+		t.Fatalf("after a rotation got %q, want the new file's line", texts(got))
+	}
+}
