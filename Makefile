@@ -82,7 +82,7 @@ e2e:
 ODOO_NOTIFY_ODOO_SRC ?= $(firstword $(wildcard $(abspath ../shared/odoo)) /work/shared/odoo)
 e2e-odoo: deps
 	go vet -tags odoo ./packaging/e2e/
-	ODOO_NOTIFY_ODOO_SRC='$(ODOO_NOTIFY_ODOO_SRC)' go test -tags odoo -count=1 -timeout 40m -v -run '^TestOdoo$$' ./packaging/e2e/
+	ODOO_NOTIFY_ODOO_SRC='$(ODOO_NOTIFY_ODOO_SRC)' go test -tags odoo -count=1 -timeout 40m -v -run '^TestOdoo(Watch)?$$' ./packaging/e2e/
 
 # The end-to-end test's story: build and install the .deb in a booted Debian
 # 12, enable odoo.service, test-fire, crash the stand-in Odoo (a Python
