@@ -18,7 +18,7 @@ func TestCompiledOnFirstUse(t *testing.T) {
 		})
 	}
 	wg.Wait()
-	if r.Regexp() != r.Regexp() {
+	if first := r.Regexp(); r.Regexp() != first {
 		t.Error("compiled twice")
 	}
 	if got := r.ReplaceAllString("7 x", "$2"); got != "x" {
