@@ -94,6 +94,7 @@ func TestOdooWatch(t *testing.T) {
 		{"a hang is reported once, restarted, and recovers", odooHangRestart},
 		{"on_hang = report leaves it; a killed watcher reports nothing twice", odooHangReport},
 		{"a health URL that answers 404 says to set health_url", odooNotFound},
+		{"a worker timeout and a memory limit are one degraded incident, resolved once quiet", odooDegraded},
 		{"nothing left in the outbox", func(t *testing.T, w *odooWatch) {
 			if left := w.m.sh("find /var/lib/odoo-notify -path '*outbox*' -type f"); left != "" {
 				t.Errorf("left in the outbox:\n%s", left)
@@ -125,6 +126,8 @@ type odooWatch struct {
 	// out is $ODOO_NOTIFY_E2E_OUT: where the mails a person gets are
 	// written, for the README.
 	out string
+	// watchExtra is more of [watch], for the degraded step.
+	watchExtra string
 }
 
 // configure writes config.toml: the mail and webhook of TestOdoo, and a
@@ -138,7 +141,7 @@ timeout = "1s"
 start_grace = %q
 failures = %d
 on_hang = %q
-`, watchInterval.String(), watchGrace.String(), watchFailures, onHang)
+`, watchInterval.String(), watchGrace.String(), watchFailures, onHang) + w.watchExtra
 	if healthURL != "" {
 		conf += fmt.Sprintf("health_url = %q\n", healthURL)
 	}
@@ -474,4 +477,97 @@ func odooNotFound(t *testing.T, w *odooWatch) {
 	since := w.clock(t)
 	m.sh("systemctl reset-failed " + watcher + "; systemctl start " + watcher)
 	w.waitWatcher(t, since, "phase=healthy")
+}
+
+// degradedWindow is the degraded step's [watch] degraded_window: a notice
+// at most this often, resolved after as long without events.
+const degradedWindow = 20 * time.Second
+
+// odooDegraded: with limit_time_real = 4 a request that sleeps 10 s has
+// its worker killed by the master ("WorkerHTTP (N) timeout after 4s"): one
+// degraded opening report counting it. A request that maps 1600 MiB past
+// limit_memory_soft = 1536 MiB has its worker recycled after it: the next
+// notice, an update of the same incident, names the memory limit. Quiet
+// again: one recovery notice. The unit never fails. No cron worker: at
+// limit_time_real = 4 Odoo 18's cron worker is itself killed every 6 s
+// (its idle wait counts; limit_time_real_cron = 0 does not spare it), a
+// spell that would never end.
+func odooDegraded(t *testing.T, w *odooWatch) {
+	m := w.m
+	m.sh(`sed -i -e 's/^limit_time_real = .*/limit_time_real = 4/' -e '/^max_cron_threads/d' /etc/odoo/odoo.conf && printf 'max_cron_threads = 0\nlimit_memory_soft = 1610612736\nlimit_memory_hard = 3221225472\n' >> /etc/odoo/odoo.conf`)
+	defer m.sh(`sed -i -e 's/^limit_time_real = .*/limit_time_real = 120/' -e '/^limit_memory_/d' -e 's/^max_cron_threads = 0/max_cron_threads = 1/' /etc/odoo/odoo.conf`)
+	w.watchExtra = fmt.Sprintf("degraded_window = %q\n", degradedWindow.String())
+	defer func() { w.watchExtra = "" }()
+	w.configure(t, "restart", "")
+	m.sh("systemctl restart odoo.service")
+	waitHealthy(t, m)
+	w.restartWatcher(t)
+	before := m.props("odoo.service", "InvocationID")["InvocationID"]
+
+	w.m.sh(`setsid -f timeout 60 python3 -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8069/hang_test/sleep?seconds=10', timeout=50)" >/dev/null 2>&1 </dev/null`)
+	mails, hooks := w.collect(t, 1, 1, 60*time.Second)
+	if len(mails) != 1 || len(hooks) != 1 {
+		t.Fatalf("after a worker timeout: %d mails, %d webhook posts, want one degraded report on each", len(mails), len(hooks))
+	}
+	open, openMail := hooks[0], mails[0]
+	if open.Cause != "degraded" || open.Event != "firing" || open.Degraded == nil || open.Incident == nil {
+		t.Fatalf("degraded opening: cause %q event %q degraded %+v incident %+v", open.Cause, open.Event, open.Degraded, open.Incident)
+	}
+	if !regexp.MustCompile(`^1 worker timeout.*\(limit_time_real = 4\)`).MatchString(open.Degraded.Summary) ||
+		!strings.Contains(openMail.Subject, "odoo.service degraded: 1 worker timeout") {
+		t.Errorf("degraded opening: summary %q, mail subject %q", open.Degraded.Summary, openMail.Subject)
+	}
+	if !strings.Contains(openMail.Text, "timeout after 4s") {
+		t.Errorf("the degraded mail does not show Odoo's own line:\n%s", openMail.Text)
+	}
+	w.show(t, "degraded", openMail)
+
+	// Within the window: counted, told at the next notice.
+	w.m.sh(`python3 -c "import urllib.request; print(urllib.request.urlopen('http://127.0.0.1:8069/hang_test/map?mb=1600', timeout=30).read())"`)
+	mails, hooks = w.collect(t, 1, 1, degradedWindow+40*time.Second)
+	if len(mails) != 1 || len(hooks) != 1 {
+		t.Fatalf("after a worker over limit_memory_soft: %d mails, %d webhook posts, want one update on each", len(mails), len(hooks))
+	}
+	upd, updMail := hooks[0], mails[0]
+	if upd.Event != "update" || upd.Incident == nil || upd.Incident.ID != open.Incident.ID || upd.Degraded == nil ||
+		!strings.Contains(upd.Degraded.Summary, "limit_memory_soft") {
+		t.Fatalf("the memory limit's notice: event %q incident %+v degraded %+v, want an update of incident %s naming limit_memory_soft",
+			upd.Event, upd.Incident, upd.Degraded, open.Incident.ID)
+	}
+	w.show(t, "degraded-update", updMail)
+
+	// Quiet for a window: one recovery notice. An event still coming in
+	// (a new worker slow to load the registry past limit_time_real) is an
+	// update of the same incident first.
+	var resolved []received
+	var resolvedMail mailGot
+	for deadline := time.Now().Add(3*degradedWindow + 60*time.Second); len(resolved) == 0 && time.Now().Before(deadline); {
+		mails, hooks = w.collect(t, 1, 1, time.Until(deadline))
+		for _, h := range hooks {
+			if h.Incident == nil || h.Incident.ID != open.Incident.ID || (h.Event != "update" && h.Event != "resolved") {
+				t.Fatalf("while the spell quiets: event %q incident %+v, want updates or the recovery of incident %s", h.Event, h.Incident, open.Incident.ID)
+			}
+			if h.Event == "resolved" {
+				resolved = append(resolved, h)
+			}
+		}
+		for _, m := range mails {
+			if strings.HasPrefix(m.Subject, "[RESOLVED] ") {
+				resolvedMail = m
+			}
+		}
+	}
+	if len(resolved) != 1 || resolvedMail.Subject != "[RESOLVED] "+openMail.Subject {
+		t.Fatalf("quiet again: %d recovery notices by webhook, recovery mail %q, want one of each", len(resolved), resolvedMail.Subject)
+	}
+	mails = []mailGot{resolvedMail}
+	w.show(t, "degraded-resolved", mails[0])
+	if now := m.props("odoo.service", "InvocationID", "ActiveState"); now["InvocationID"] != before || now["ActiveState"] != "active" {
+		t.Errorf("odoo.service did not live on through the spell: %v (was %s)", now, before)
+	}
+	w.expectNothing(t, 2*watchInterval)
+	m.sh("systemctl restart odoo.service")
+	waitHealthy(t, m)
+	w.configure(t, "restart", "")
+	w.restartWatcher(t)
 }
