@@ -565,9 +565,19 @@ func odooDegraded(t *testing.T, w *odooWatch) {
 	if now := m.props("odoo.service", "InvocationID", "ActiveState"); now["InvocationID"] != before || now["ActiveState"] != "active" {
 		t.Errorf("odoo.service did not live on through the spell: %v (was %s)", now, before)
 	}
-	w.expectNothing(t, 2*watchInterval)
 	m.sh("systemctl restart odoo.service")
 	waitHealthy(t, m)
 	w.configure(t, "restart", "")
 	w.restartWatcher(t)
+	// At limit_time_real = 4 a busy host's worker can time out again after
+	// the spell ended (a new worker loading the registry): a new spell, a
+	// new incident, reported as such. What came is shown, not failed on.
+	mails, hooks = w.collect(t, 0, 0, 0)
+	for _, h := range hooks {
+		if h.Incident != nil && h.Incident.ID == open.Incident.ID {
+			t.Errorf("after its recovery notice, incident %s got %q: %s", open.Incident.ID, h.Event, h.Summary)
+		} else {
+			t.Logf("after the spell: %s %s", h.Event, h.Summary)
+		}
+	}
 }
