@@ -108,16 +108,16 @@ func (f *fileTail) read() ([]watch.Line, error) {
 // degradedSink feeds the degraded.Detector the unit's lines every round,
 // tells it the unit's processes, and takes its notices to the reporter.
 type degradedSink struct {
-	d      *degraded.Detector
-	rep    *watchReporter
-	procs  string // the unit's cgroup.procs
+	d     *degraded.Detector
+	rep   *watchReporter
+	procs string // the unit's cgroup.procs
 	// mainPID is the run's main process, learned once per run
 	// (mainPIDOf, nil: none).
 	mainPID   int
 	run       string
 	mainPIDOf func(ctx context.Context) (int, error)
-	now    func() time.Time
-	window time.Duration
+	now       func() time.Time
+	window    time.Duration
 	// resumed is when a watcher started again found the unit's degraded
 	// incident open: the spell it reported is resolved after a quiet
 	// window, unless a new event comes first.
