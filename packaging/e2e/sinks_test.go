@@ -23,7 +23,7 @@ type request struct {
 	Body   string
 }
 
-func newSink(t *testing.T, status int, contentType, answer string) *sink {
+func newSink(t testing.TB, status int, contentType, answer string) *sink {
 	s := &sink{}
 	s.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		b, _ := io.ReadAll(r.Body)
