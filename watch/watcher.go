@@ -46,7 +46,9 @@ type LineSink interface {
 
 // Tail reads on from where it last stopped: the lines logged since its
 // previous Read (the unit's journal lines and the kernel's, or Odoo's log
-// file), oldest first. It keeps its file handles open between reads.
+// file), oldest first, a bounded batch at a time; the watcher reads again
+// until a Read returns no line. It keeps its file handles open between
+// reads.
 type Tail interface {
 	Read(ctx context.Context) ([]Line, error)
 }
@@ -207,16 +209,30 @@ func (w *Watcher) tick(ctx context.Context, probe func() *Result) {
 	}
 }
 
-// follow hands Follow the lines logged since the last round.
+// maxFollowBatches bounds the batches of lines one round reads: a journal
+// busier than that (many thousand lines a second) is read on in the next
+// rounds rather than keep the watcher from probing.
+const maxFollowBatches = 20
+
+// follow hands Follow the lines logged since the last round, a batch at a
+// time, so that a busy journal costs one batch of memory, not a round's.
 func (w *Watcher) follow(ctx context.Context, u Unit) {
 	if w.Follow == nil || w.FollowLogs == nil {
 		return
 	}
-	lines, err := w.FollowLogs.Read(ctx)
-	if err != nil {
-		w.Log.Warn("watch: cannot read the unit's lines: Odoo's limit events of this round may be missed", "unit", w.Unit, "error", err)
+	for batch := 0; ; batch++ {
+		lines, err := w.FollowLogs.Read(ctx)
+		if err != nil {
+			w.Log.Warn("watch: cannot read the unit's lines: Odoo's limit events of this round may be missed", "unit", w.Unit, "error", err)
+		}
+		if batch == 0 || len(lines) > 0 {
+			w.Follow.Lines(ctx, u, lines)
+		}
+		if err != nil || len(lines) == 0 || batch+1 == maxFollowBatches || ctx.Err() != nil {
+			return
+		}
+		w.beat()
 	}
-	w.Follow.Lines(ctx, u, lines)
 }
 
 // hang is what a hang makes the watcher do: SIGQUIT every process and

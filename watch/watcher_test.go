@@ -181,3 +181,73 @@ func TestWatcherHang(t *testing.T) {
 		})
 	}
 }
+
+// batchTail hands out its batches one Read at a time, then nothing.
+type batchTail struct {
+	batches [][]Line
+	reads   int
+}
+
+func (b *batchTail) Read(context.Context) ([]Line, error) {
+	b.reads++
+	if len(b.batches) == 0 {
+		return nil, nil
+	}
+	next := b.batches[0]
+	b.batches = b.batches[1:]
+	return next, nil
+}
+
+type sinkCalls struct{ calls [][]Line }
+
+func (s *sinkCalls) Lines(_ context.Context, _ Unit, lines []Line) { s.calls = append(s.calls, lines) }
+
+// A busy journal is read a batch at a time within the round, each batch
+// handed on as it is read, every line once and in order; a round with
+// nothing new still hands on one empty call (the detector's clock); a
+// journal busier than maxFollowBatches batches is read on next round.
+func TestFollowReadsEveryBatch(t *testing.T) {
+	clock := &fakeClock{t: time.Date(2026, 12, 2, 10, 0, 0, 0, time.UTC)}
+	line := func(i int) Line { return Line{Text: strings.Repeat("x", i%7) + "line", PID: i} }
+	tail := &batchTail{}
+	n := 0
+	for b := 0; b < maxFollowBatches+3; b++ {
+		var batch []Line
+		for range 3 {
+			batch = append(batch, line(n))
+			n++
+		}
+		tail.batches = append(tail.batches, batch)
+	}
+	sink := &sinkCalls{}
+	w := &Watcher{
+		Unit: "odoo.service", Systemd: &fakeUnit{clock: clock, unit: Unit{State: "inactive/dead"}},
+		Follow: sink, FollowLogs: tail, Policy: Policy{StartGrace: time.Minute, Failures: 3},
+		Log: slog.New(slog.DiscardHandler), Now: clock.now,
+	}
+	w.Tick(context.Background())
+	if len(sink.calls) != maxFollowBatches || tail.reads != maxFollowBatches {
+		t.Fatalf("one round: %d reads, %d batches handed on, want %d of each", tail.reads, len(sink.calls), maxFollowBatches)
+	}
+	w.Tick(context.Background())
+	if len(sink.calls) != maxFollowBatches+3 {
+		t.Fatalf("after the second round %d batches handed on, want %d", len(sink.calls), maxFollowBatches+3)
+	}
+	next := 0
+	for _, c := range sink.calls {
+		for _, l := range c {
+			if l.PID != next {
+				t.Fatalf("line %d handed on where line %d was due", l.PID, next)
+			}
+			next++
+		}
+	}
+	if next != n {
+		t.Fatalf("%d lines handed on, want %d", next, n)
+	}
+	before := len(sink.calls)
+	w.Tick(context.Background())
+	if got := sink.calls[before:]; len(got) != 1 || len(got[0]) != 0 {
+		t.Errorf("a quiet round handed on %v, want one empty batch", got)
+	}
+}

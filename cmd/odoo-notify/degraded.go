@@ -32,12 +32,10 @@ func (t *journalTail) Read(context.Context) ([]watch.Line, error) {
 	var out []watch.Line
 	entries, jerr := t.journal.Next()
 	for _, e := range entries {
-		kernel := e.Transport == "kernel"
-		if !kernel && t.file != nil {
+		if !e.Kernel && t.file != nil {
 			continue // the file has Odoo's lines
 		}
-		pid, _ := strconv.Atoi(e.Fields["_PID"])
-		out = append(out, watch.Line{PID: pid, Text: e.Message, Time: e.Time, Kernel: kernel})
+		out = append(out, watch.Line{PID: e.PID, Text: e.Message, Time: e.Time, Kernel: e.Kernel})
 	}
 	if t.file == nil {
 		return out, jerr
