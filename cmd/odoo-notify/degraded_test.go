@@ -280,7 +280,8 @@ func (n *noticeLog) WithGroup(string) slog.Handler      { return n }
 // unit limit (max_reports = 3 per hour) that the spell's notices exceed:
 // every notice the detector makes reaches the webhook and the mailbox (a
 // real mailpit): the opening, one update per window while the spell goes
-// on, threaded under the opening, and one recovery; the gate holds none
+// on, threaded under the opening and saying what is new in it, and one
+// recovery; no mail speaks of a failed run; the gate holds none
 // of them back, so no digest of "held-back failures" follows. A crash of
 // the unit that comes after still has the unit's whole report budget.
 func TestDegradedNoticesPastTheGate(t *testing.T) {
@@ -358,10 +359,16 @@ func TestDegradedNoticesPastTheGate(t *testing.T) {
 	}
 	updates := 0
 	for _, m := range msgs {
+		if strings.Contains(m.Text, "failed run") {
+			t.Errorf("a mail of the degraded spell speaks of a failed run:\n%s", m.Text)
+		}
 		switch {
 		case m.Subject == opening:
 		case m.Subject == "[UPDATE] "+opening:
 			updates++
+			if !strings.Contains(m.Text, "\nNew since the last notice: ") || strings.Contains(m.Text, "This failure:") {
+				t.Errorf("an update does not say what is new in it, or repeats its summary:\n%s", m.Text)
+			}
 		case strings.HasPrefix(m.Subject, "[RESOLVED] "):
 		default:
 			t.Errorf("a mail that is neither the opening (%q), an update of it nor its recovery: %q", opening, m.Subject)
