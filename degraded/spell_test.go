@@ -237,7 +237,7 @@ func TestOOMWhichProcess(t *testing.T) {
 // lines say "timeout after 0s": limit_time_real = 0).
 func TestUpdateSaysWhatIsNew(t *testing.T) {
 	timeouts := paste(t, "dockery-30-worker-timeout-compose.log")[1:]
-	d := New(Options{Window: 10 * time.Minute, })
+	d := New(Options{Window: 10 * time.Minute})
 	var ns []Notice
 	for i := 0; i < 3; i++ {
 		ns = append(ns, feed(d, at(timeouts[i:i+1], t0.Add(time.Duration(i)*time.Minute)))...)
