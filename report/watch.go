@@ -114,7 +114,10 @@ func (r *Report) WatcherHeading() string {
 	case r.Cause == CauseHang:
 		return "What the watcher saw: its probes, what it did, and the busy threads of the stack dump:"
 	case r.Cause == CauseDegraded && r.Degraded != nil:
-		if n := len(r.Degraded.Examples); n > 0 {
+		switch n := len(r.Degraded.Examples); {
+		case n == 1:
+			return fmt.Sprintf("The spell's events by kind (in all, new since the last notice), then the last one as %s logged it before this notice:", r.Unit)
+		case n > 1:
 			return fmt.Sprintf("The spell's events by kind (in all, new since the last notice), then the last %d as %s logged them before this notice:", n, r.Unit)
 		}
 		return "The spell's events by kind (in all, new since the last notice):"

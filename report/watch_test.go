@@ -15,6 +15,10 @@ import (
 func TestWatcherLines(t *testing.T) {
 	crash := notifiertest.Report()
 	reps := notifiertest.WatchReports()
+	one := reps["degraded opening"].Clone()
+	d := *one.Degraded
+	d.Examples = d.Examples[:1]
+	one.Degraded, one.Lines = &d, one.Lines[:2]
 	for _, tc := range []struct {
 		name    string
 		r       *report.Report
@@ -24,6 +28,7 @@ func TestWatcherLines(t *testing.T) {
 		{"crash", crash, "Last 3 log lines of the failed run:", ""},
 		{"hang", reps["hang"], "What the watcher saw: its probes, what it did, and the busy threads of the stack dump:", ""},
 		{"degraded opening", reps["degraded opening"], "The spell's events by kind (in all, new since the last notice), then the last 2 as odoo.service logged them before this notice:", ""},
+		{"degraded opening of one event", one, "The spell's events by kind (in all, new since the last notice), then the last one as odoo.service logged it before this notice:", ""},
 		{"degraded update", reps["degraded update"], "The spell's events by kind (in all, new since the last notice), then the last 2 as odoo.service logged them before this notice:",
 			"New since the last notice: 1 worker recycled past limit_memory_soft (limit_memory_soft = 1536 MiB, last at 1834 MiB); last: GET /hang_test/map, db prod"},
 	} {
