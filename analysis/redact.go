@@ -116,7 +116,9 @@ func containsAny(s, alts string) bool {
 }
 
 // Report returns a copy of r with its text redacted: lines, exception,
-// summary, hints, errors and problems. r is left as it was: a report
+// summary, hints, errors and problems, and what a hang or a degraded
+// report holds of the watcher's (probe bodies, busy threads' URLs and
+// code, the spell's summary and example lines). r is left as it was: a report
 // shared with another stage does not change under it.
 func (x *Redactor) Report(r *report.Report) *report.Report {
 	c := r.Clone()
@@ -140,6 +142,28 @@ func (x *Redactor) Report(r *report.Report) *report.Report {
 	c.LinesProblem = x.Redact(c.LinesProblem)
 	for i := range c.Problems {
 		c.Problems[i] = x.Redact(c.Problems[i])
+	}
+	if h := c.Hang; h != nil {
+		h.URL, h.DumpProblem = x.Redact(h.URL), x.Redact(h.DumpProblem)
+		for i := range h.Probes {
+			h.Probes[i].Error, h.Probes[i].Body = x.Redact(h.Probes[i].Error), x.Redact(h.Probes[i].Body)
+		}
+		for i := range h.Done {
+			h.Done[i] = x.Redact(h.Done[i])
+		}
+		for i := range h.Threads {
+			th := &h.Threads[i]
+			th.Thread, th.URL = x.Redact(th.Thread), x.Redact(th.URL)
+			for j := range th.Frames {
+				th.Frames[j].Code = x.Redact(th.Frames[j].Code)
+			}
+		}
+	}
+	if d := c.Degraded; d != nil {
+		d.Summary, d.LastRequest, d.New = x.Redact(d.Summary), x.Redact(d.LastRequest), x.Redact(d.New)
+		for i := range d.Examples {
+			d.Examples[i] = x.Redact(d.Examples[i])
+		}
 	}
 	return c
 }

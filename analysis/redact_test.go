@@ -63,6 +63,12 @@ func TestRedactReport(t *testing.T) {
 		Crashes:      []report.Crash{{InvocationID: "0123", Cause: "db-unreachable"}},
 		Held:         &report.Held{Count: 1, Results: []string{"exit-code"}},
 		Incident:     &report.Incident{ID: "i1", Failures: 2},
+		Hang: &report.Hang{URL: "http://odoo:hunter2@127.0.0.1:8069/web/health",
+			Probes:  []report.Probe{{Status: 500, Body: "db_password = hunter2"}},
+			Threads: []report.Thread{{URL: "http://127.0.0.1:8069/web/login?password=hunter2", Frames: []report.Frame{{File: "x.py", Code: "login(password='hunter2')"}}}}},
+		Degraded: &report.Degraded{State: "updated", Summary: "1 failed request (most: ValueError: password=hunter2)",
+			New: "1 failed request (most: ValueError: password=hunter2)", Examples: []string{"ERROR prod odoo.http: password=hunter2"},
+			Counts: []report.DegradedCount{{Kind: "request-errors", N: 1}}},
 	}
 	before := r.Clone()
 	red2 := red.Report(r)
@@ -80,7 +86,9 @@ func TestRedactReport(t *testing.T) {
 	red2.Crashes[0].Cause = "changed"
 	red2.Held.Results[0] = "changed"
 	red2.Incident.Failures = 9
+	red2.Hang.Probes[0].Body, red2.Hang.Threads[0].Frames[0].Code = "changed", "changed"
+	red2.Degraded.Examples[0], red2.Degraded.Counts[0].N = "changed", 9
 	if !reflect.DeepEqual(r, before) {
-		t.Fatalf("the redacted copy shares its crashes, held or incident with the report it came from")
+		t.Fatalf("the redacted copy shares its crashes, held, incident, hang or degraded block with the report it came from")
 	}
 }

@@ -39,6 +39,10 @@ type Notice struct {
 	Hints []string
 	// Last is the request of the newest event that named one.
 	Last Request
+	// New, on an update, is what came since the previous notice, in the
+	// words of Summary: "3 worker timeouts (limit_time_real = 120); last:
+	// POST /web/..., db prod".
+	New string
 }
 
 // Count is how many events of a kind the spell holds.
@@ -58,6 +62,8 @@ type spell struct {
 	tally      [len(kinds)]tally
 	examples   []string
 	last       Request
+	// lastFresh is last, when an event since the previous notice named it.
+	lastFresh Request
 }
 
 type tally struct {
@@ -121,7 +127,7 @@ func (s *spell) add(e Event, active bool) {
 		s.lastActive = e.Time
 	}
 	if e.Request.known() {
-		s.last = e.Request
+		s.last, s.lastFresh = e.Request, e.Request
 	}
 	if e.Line != "" {
 		s.examples = append(s.examples, e.Line)
@@ -152,7 +158,7 @@ func (s *spell) due(now time.Time, d *Detector, out []Notice) []Notice {
 func (s *spell) notice(st State, now time.Time, d *Detector) Notice {
 	n := Notice{State: st, Time: now, Since: s.since, Last: s.last}
 	best := -1
-	var parts []string
+	var parts, fresh []string
 	for i := range s.tally {
 		t := &s.tally[i]
 		if t.n == 0 {
@@ -163,7 +169,17 @@ func (s *spell) notice(st State, now time.Time, d *Detector) Notice {
 			best = i
 		}
 		parts = append(parts, t.phrase(kinds[i], d.opt))
+		if t.new > 0 {
+			fresh = append(fresh, t.describe(kinds[i], d.opt, t.new, false))
+		}
 	}
+	if st == Updated {
+		n.New = strings.Join(fresh, ", ")
+		if s.lastFresh.known() {
+			n.New += "; last: " + s.lastFresh.String()
+		}
+	}
+	s.lastFresh = Request{}
 	if best >= 0 {
 		n.Kind = kinds[best]
 	}
@@ -187,39 +203,43 @@ func (s *spell) notice(st State, now time.Time, d *Detector) Notice {
 
 // phrase is a kind's part of the summary: "12 worker timeouts in 10 min
 // (limit_time_real = 120)".
-func (t *tally) phrase(k Kind, o Options) string {
+func (t *tally) phrase(k Kind, o Options) string { return t.describe(k, o, t.n, true) }
+
+// describe is phrase for n of the kind's events, with the time they span
+// when span is set.
+func (t *tally) describe(k Kind, o Options, n int, span bool) string {
 	l := o.Limits
 	var noun, limit string
 	switch k {
 	case TimeReal:
 		switch {
 		case t.threaded == t.n:
-			noun = plural(t.n, "request past limit_time_real, server reloaded", "requests past limit_time_real, server reloaded")
+			noun = plural(n, "request past limit_time_real, server reloaded", "requests past limit_time_real, server reloaded")
 		case t.cron == t.n:
-			noun = plural(t.n, "cron worker timeout", "cron worker timeouts")
+			noun = plural(n, "cron worker timeout", "cron worker timeouts")
 		default:
-			noun = plural(t.n, "worker timeout", "worker timeouts")
-			if t.cron > 0 {
+			noun = plural(n, "worker timeout", "worker timeouts")
+			if t.cron > 0 && n == t.n {
 				noun += fmt.Sprintf(" (%d cron)", t.cron)
 			}
 		}
 		limit = "limit_time_real = " + orInt(t.limit, l.TimeReal)
 	case TimeCPU:
-		noun = plural(t.n, "request stopped at limit_time_cpu", "requests stopped at limit_time_cpu")
+		noun = plural(n, "request stopped at limit_time_cpu", "requests stopped at limit_time_cpu")
 		limit = "limit_time_cpu = " + orInt(t.limit, l.TimeCPU)
 	case MemoryHard:
-		noun = plural(t.n, "MemoryError", "MemoryErrors")
+		noun = plural(n, "MemoryError", "MemoryErrors")
 		if l.MemoryHard > 0 {
 			limit = "limit_memory_hard = " + mib(l.MemoryHard)
 		}
 	case MemorySoft:
 		switch {
 		case t.threaded == t.n:
-			noun = plural(t.n, "server reload past limit_memory_soft", "server reloads past limit_memory_soft")
+			noun = plural(n, "server reload past limit_memory_soft", "server reloads past limit_memory_soft")
 		case t.gevent == t.n:
-			noun = plural(t.n, "gevent process restarted past limit_memory_soft", "gevent process restarts past limit_memory_soft")
+			noun = plural(n, "gevent process restarted past limit_memory_soft", "gevent process restarts past limit_memory_soft")
 		default:
-			noun = plural(t.n, "worker recycled past limit_memory_soft", "workers recycled past limit_memory_soft")
+			noun = plural(n, "worker recycled past limit_memory_soft", "workers recycled past limit_memory_soft")
 		}
 		var p []string
 		if l.MemorySoft > 0 {
@@ -230,21 +250,21 @@ func (t *tally) phrase(k Kind, o Options) string {
 		}
 		limit = strings.Join(p, ", ")
 	case OOMKill:
-		noun = plural(t.n, "process killed by the kernel's OOM killer", "processes killed by the kernel's OOM killer")
+		noun = plural(n, "process killed by the kernel's OOM killer", "processes killed by the kernel's OOM killer")
 		if t.process != "" {
 			limit = "last: " + t.process
 		}
 	case RequestErrors:
-		noun = plural(t.n, "failed request", "failed requests")
+		noun = plural(n, "failed request", "failed requests")
 		if e := t.top(); e != "" {
 			limit = "most: " + e
 		}
 	}
-	s := fmt.Sprintf("%d %s", t.n, noun)
-	if span := t.last.Sub(t.first); t.n > 1 && span >= time.Minute {
-		s += " in " + minutes(span)
-	} else if t.n > 1 {
-		s += " in " + strconv.Itoa(int(span.Seconds())) + " s"
+	s := fmt.Sprintf("%d %s", n, noun)
+	if d := t.last.Sub(t.first); span && n > 1 && d >= time.Minute {
+		s += " in " + minutes(d)
+	} else if span && n > 1 {
+		s += " in " + strconv.Itoa(int(d.Seconds())) + " s"
 	}
 	if limit != "" {
 		s += " (" + limit + ")"

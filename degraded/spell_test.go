@@ -231,3 +231,33 @@ func TestOOMWhichProcess(t *testing.T) {
 		})
 	}
 }
+
+// TestUpdateSaysWhatIsNew: an update names what came since the previous
+// notice, in the summary's words, and not the whole spell again (the
+// lines say "timeout after 0s": limit_time_real = 0).
+func TestUpdateSaysWhatIsNew(t *testing.T) {
+	timeouts := paste(t, "dockery-30-worker-timeout-compose.log")[1:]
+	d := New(Options{Window: 10 * time.Minute})
+	var ns []Notice
+	for i := 0; i < 3; i++ {
+		ns = append(ns, feed(d, at(timeouts[i:i+1], t0.Add(time.Duration(i)*time.Minute)))...)
+	}
+	for i := 3; i < 5; i++ {
+		ns = append(ns, feed(d, at(timeouts[i:i+1], t0.Add(time.Duration(i)*time.Minute)))...)
+	}
+	ns = append(ns, d.Tick(t0.Add(10*time.Minute))...)
+	ns = append(ns, d.Tick(t0.Add(30*time.Minute))...)
+	if got := states(ns); got != "opened,updated,resolved" {
+		t.Fatalf("notices %q, want opened,updated,resolved", got)
+	}
+	if ns[0].New != "" || ns[2].New != "" {
+		t.Errorf("an opening or a resolution with New: %q, %q", ns[0].New, ns[2].New)
+	}
+	up := ns[1]
+	if want := "4 worker timeouts (limit_time_real = 0)"; up.New != want {
+		t.Errorf("the update's New is %q, want %q (the summary: %q)", up.New, want, up.Summary)
+	}
+	if !strings.HasPrefix(up.Summary, "5 worker timeouts in 4 min") {
+		t.Errorf("the update's summary is %q, want the whole spell's 5 worker timeouts", up.Summary)
+	}
+}

@@ -136,6 +136,13 @@ func (s *Sender) Dispatch(ctx context.Context, rep *report.Report, bypass bool) 
 			return nil, nil
 		case !in.Announced:
 			d = tx.gate.Open(f, tx.now)
+		case paced(rep):
+			// Its detector sends at most one per degraded_window: the
+			// dedup window would hold the spell's updates back for a
+			// digest that says the unit failed, and they spend none of
+			// the unit's max_reports, kept for its crashes and hangs.
+			tx.gate.Note(f, tx.now)
+			d = gate.Decision{Verdict: gate.Send}
 		default:
 			d = tx.gate.Decide(f, s.Limits, tx.now)
 		}
@@ -150,6 +157,12 @@ func (s *Sender) Dispatch(ctx context.Context, rep *report.Report, bypass bool) 
 		return s.direct(ctx, rep, out.Degraded)
 	}
 	return out
+}
+
+// paced says rep is a degraded notice of odoo-notify watch, which paces
+// its own: an opening, one update per degraded_window, a recovery.
+func paced(rep *report.Report) bool {
+	return rep.Cause == report.CauseDegraded && rep.Degraded != nil
 }
 
 // CauseOf is how a failure is counted in its incident: the analysed cause,

@@ -125,7 +125,9 @@ func FormatLine(l Line) string {
 func (r *Report) Text() string {
 	var b strings.Builder
 	b.WriteString(r.Subject() + "\n\n")
-	if t := r.Title(); t != r.Subject() {
+	if f := r.Fresh(); f != "" {
+		b.WriteString("New since the last notice: " + ValidUTF8(f) + "\n\n")
+	} else if t := r.Title(); t != r.Subject() {
 		b.WriteString("This failure: " + strings.TrimPrefix(t, "[UPDATE] ") + "\n\n")
 	}
 	if r.Test {
@@ -196,8 +198,8 @@ func (r *Report) HasLines() bool {
 }
 
 func (r *Report) linesHeading() string {
-	if r.Cause == CauseHang {
-		return "What the watcher saw: its probes, what it did, and the busy threads of the stack dump:"
+	if h := r.WatcherHeading(); h != "" {
+		return h
 	}
 	if r.InvocationID != "" {
 		return fmt.Sprintf("Last %d log lines of the failed run:", len(r.Lines))
@@ -211,7 +213,7 @@ var htmlTmpl = template.Must(template.New("report").Funcs(template.FuncMap{
 }).Parse(`<!DOCTYPE html>
 <html><head><meta charset="utf-8"><title>{{valid .R.Subject}}</title></head>
 <body style="font-family: sans-serif">
-<h2 style="margin-bottom:4px">{{valid .R.Subject}}</h2>{{if ne .R.Title .R.Subject}}<p><strong>This failure: {{valid .R.Title}}</strong></p>{{end}}
+<h2 style="margin-bottom:4px">{{valid .R.Subject}}</h2>{{if .Fresh}}<p><strong>New since the last notice: {{valid .Fresh}}</strong></p>{{else if ne .R.Title .R.Subject}}<p><strong>This failure: {{valid .R.Title}}</strong></p>{{end}}
 {{if .R.Test}}<p><strong>This is a test sent by <code>odoo-notify test</code>: nothing failed.</strong></p>{{end}}
 {{if .R.Summary}}<p>{{valid .R.Summary}}</p>{{end}}
 {{with .R.Exception}}<p><strong>{{valid .Type}}</strong>{{if .Message}}: {{valid .Message}}{{end}}{{if .Frame}}<br><small>at {{valid .Frame}}</small>{{end}}</p>{{end}}
@@ -236,7 +238,8 @@ func (r *Report) HTML() (string, error) {
 		Facts   [][2]string
 		Held    string
 		Heading string
-	}{r, r.Facts(), r.HeldText(), r.linesHeading()})
+		Fresh   string
+	}{r, r.Facts(), r.HeldText(), r.linesHeading(), r.Fresh()})
 	if err != nil {
 		return "", fmt.Errorf("report: render html: %w", err)
 	}

@@ -349,6 +349,22 @@ func (r *Report) Clone() *Report {
 		h.Results = slices.Clone(r.Held.Results)
 		c.Held = &h
 	}
+	if r.Hang != nil {
+		h := *r.Hang
+		h.Probes = slices.Clone(r.Hang.Probes)
+		h.Done = slices.Clone(r.Hang.Done)
+		h.Threads = slices.Clone(r.Hang.Threads)
+		for i := range h.Threads {
+			h.Threads[i].Frames = slices.Clone(h.Threads[i].Frames)
+		}
+		c.Hang = &h
+	}
+	if r.Degraded != nil {
+		d := *r.Degraded
+		d.Counts = slices.Clone(r.Degraded.Counts)
+		d.Examples = slices.Clone(r.Degraded.Examples)
+		c.Degraded = &d
+	}
 	c.Hints = slices.Clone(r.Hints)
 	c.Crashes = slices.Clone(r.Crashes)
 	c.Errors = slices.Clone(r.Errors)

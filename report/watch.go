@@ -1,6 +1,9 @@
 package report
 
-import "time"
+import (
+	"fmt"
+	"time"
+)
 
 // CauseDegraded is the cause of a unit that runs and answers but logs
 // Odoo's limit events: workers killed past limit_time_real, memory
@@ -88,6 +91,38 @@ type Degraded struct {
 	// LastRequest is the newest event's request that is known: "POST
 	// /web/dataset/call_kw/sale.order/action_confirm, db prod, uid 7".
 	LastRequest string `json:"last_request,omitempty"`
+	// New, on an update, is what came since the spell's previous notice,
+	// in Summary's words: "1 worker recycled past limit_memory_soft
+	// (...); last: GET /web/..., db prod".
+	New string `json:"new,omitempty"`
+}
+
+// Fresh is what a degraded update adds to its spell since the previous
+// notice; "" for any other report.
+func (r *Report) Fresh() string {
+	if r.Cause != CauseDegraded || r.Degraded == nil || r.Event != EventUpdate {
+		return ""
+	}
+	return r.Degraded.New
+}
+
+// WatcherHeading names the lines of a report of odoo-notify watch, which
+// are not the log lines of a failed run: a hang's probes and stack dump,
+// a degraded spell's counts and events. "" for any other report.
+func (r *Report) WatcherHeading() string {
+	switch {
+	case r.Cause == CauseHang:
+		return "What the watcher saw: its probes, what it did, and the busy threads of the stack dump:"
+	case r.Cause == CauseDegraded && r.Degraded != nil:
+		switch n := len(r.Degraded.Examples); {
+		case n == 1:
+			return fmt.Sprintf("The spell's events by kind (in all, new since the last notice), then the last one as %s logged it before this notice:", r.Unit)
+		case n > 1:
+			return fmt.Sprintf("The spell's events by kind (in all, new since the last notice), then the last %d as %s logged them before this notice:", n, r.Unit)
+		}
+		return "The spell's events by kind (in all, new since the last notice):"
+	}
+	return ""
 }
 
 // DegradedCount is how many events of a kind a spell holds: N in all, New

@@ -221,7 +221,7 @@ func (r *watchReporter) quiet(ctx context.Context, u watch.Unit, at time.Time, s
 // summary, hints, counts and examples.
 func degradedReport(n degraded.Notice, unit, invocation, host string, now time.Time) *report.Report {
 	b := &report.Degraded{State: string(n.State), Since: n.Since, Kind: string(n.Kind), Summary: n.Summary,
-		Examples: n.Examples, LastRequest: n.Last.String(), Counts: []report.DegradedCount{}}
+		Examples: n.Examples, LastRequest: n.Last.String(), New: n.New, Counts: []report.DegradedCount{}}
 	for _, c := range n.Counts {
 		b.Counts = append(b.Counts, report.DegradedCount{Kind: string(c.Kind), N: c.N, New: c.New, First: c.First, Last: c.Last})
 	}

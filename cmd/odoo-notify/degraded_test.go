@@ -4,16 +4,21 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"os"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/odoo-notify/odoo-notify/config"
+	"github.com/odoo-notify/odoo-notify/gate"
 	"github.com/odoo-notify/odoo-notify/odooconf"
+	"github.com/odoo-notify/odoo-notify/report"
 	"github.com/odoo-notify/odoo-notify/watch"
 )
 
@@ -242,5 +247,178 @@ func TestFileTail(t *testing.T) {
 	write("rotated\n", os.O_TRUNC)
 	if got, _ := ft.read(); strings.Join(texts(got), "|") != "rotated" {
 		t.Fatalf("after a rotation got %q, want the new file's line", texts(got))
+	}
+}
+
+// noticeLog counts the degraded notices the sink hands on, by state, from
+// the watcher's own log lines.
+type noticeLog struct {
+	mu     sync.Mutex
+	states map[string]int
+}
+
+func (n *noticeLog) Enabled(context.Context, slog.Level) bool { return true }
+func (n *noticeLog) Handle(_ context.Context, r slog.Record) error {
+	if !strings.HasPrefix(r.Message, "watch: the unit is degraded") {
+		return nil
+	}
+	r.Attrs(func(a slog.Attr) bool {
+		if a.Key == "state" {
+			n.mu.Lock()
+			n.states[a.Value.String()]++
+			n.mu.Unlock()
+		}
+		return true
+	})
+	return nil
+}
+func (n *noticeLog) WithAttrs([]slog.Attr) slog.Handler { return n }
+func (n *noticeLog) WithGroup(string) slog.Handler      { return n }
+
+// TestDegradedNoticesPastTheGate runs a degraded spell of worker timeouts
+// with a degraded_window (1m) well inside the dedup window (10m) and a
+// unit limit (max_reports = 3 per hour) that the spell's notices exceed:
+// every notice the detector makes reaches the webhook and the mailbox (a
+// real mailpit): the opening, one update per window while the spell goes
+// on, threaded under the opening and saying what is new in it, and one
+// recovery; no mail speaks of a failed run; the gate holds none
+// of them back, so no digest of "held-back failures" follows. A crash of
+// the unit that comes after still has the unit's whole report budget.
+func TestDegradedNoticesPastTheGate(t *testing.T) {
+	for _, tc := range []struct {
+		name, limits, window string
+		updates              int // at least, over the spell's 6 minutes
+	}{
+		// Held by the dedup window, they went out as a digest saying the
+		// unit failed, after the recovery.
+		{"degraded_window inside dedup_window", "dedup_window = \"10m\"\nmax_reports = 4\nper = \"1h\"", "1m", 4},
+		// Sent past the dedup window, they spent the unit's max_reports:
+		// the last update and the hang were held.
+		{"more notices an hour than max_reports", "dedup_window = \"1m\"\nmax_reports = 4\nper = \"1h\"", "2m", 3},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := newRig(t, rigOpts{limits: tc.limits, extra: "[watch]\ndegraded_window = \"" + tc.window + "\"\n"})
+			r.mail.start(t)
+			cfg, err := config.Load(r.config, "")
+			if err != nil {
+				t.Fatal(err)
+			}
+			start := time.Date(2026, 1, 5, 10, 0, 0, 0, time.UTC)
+			clock := start
+			notices := &noticeLog{states: map[string]int{}}
+			a := &app{stdout: io.Discard, stderr: io.Discard, log: slog.New(notices), getenv: os.Getenv,
+				now: func() time.Time { return clock }, configPath: r.config, cfg: cfg, stateDir: r.dir}
+			channels, broken := buildChannels(cfg, httpClient(), a.log, "", a.slackThreads())
+			if broken != nil {
+				t.Fatal(broken)
+			}
+			rep := &watchReporter{a: a, unit: "odoo.service", channels: channels}
+			conf := odooconf.Conf{Workers: 2, LimitTimeReal: 20}
+			sink := newDegradedSink(rep, conf, cfg.Watch.DegradedWindow.Duration, cfg.Watch.ErrorsPerWindow, a.now)
+			sink.procs = "/nonexistent"
+			u := watch.Unit{Active: true, State: "active/running", InvocationID: invID(1)}
+			ctx := context.Background()
+			// A worker timeout every 20 s for 6 minutes, read in rounds of 10 s;
+			// then 5 quiet minutes.
+			for i := 0; i < 36; i++ {
+				clock = clock.Add(10 * time.Second)
+				var round []watch.Line
+				if i%2 == 0 {
+					pid := 400 + i
+					round = append(round, watch.Line{PID: 1, Time: clock.Add(-time.Second),
+						Text: fmt.Sprintf("%s,000 1 ERROR ? odoo.service.server: WorkerHTTP (%d) timeout after 20s", clock.Add(-time.Second).Format("2006-01-02 15:04:05"), pid)})
+				}
+				sink.Lines(ctx, u, round)
+			}
+			// A hang while the spell is open: the spell's notices spent none of
+			// the unit's max_reports.
+			hang := &report.Report{Host: "erp1", Unit: "odoo.service", InvocationID: invID(1), Episode: "hang-1", Cause: report.CauseHang,
+				Summary: "odoo.service does not answer its health URL.", LogSource: "odoo-notify watch", Created: clock,
+				Lines: []report.Line{{Time: clock, Priority: 4, Message: "probe http://127.0.0.1:8069/web/health: timeout: no answer in 1s"}}}
+			if out := a.sender(channels).Dispatch(ctx, hang, false); out.Verdict != gate.Send {
+				t.Errorf("a hang during the spell: the gate says %s; want it sent", out.Verdict)
+			}
+			for i := 0; i < 30; i++ {
+				clock = clock.Add(10 * time.Second)
+				sink.Lines(ctx, u, nil)
+			}
+			notices.mu.Lock()
+			made := maps.Clone(notices.states)
+			notices.mu.Unlock()
+			if made["opened"] != 1 || made["resolved"] != 1 || made["updated"] < tc.updates {
+				t.Fatalf("the detector made %v; want one opening, an update a window over 6 minutes (%d or more), one recovery", made, tc.updates)
+			}
+			events := map[string]int{}
+			_, _, bodies := r.hook.got()
+			for _, b := range bodies {
+				var h degradedHookReport
+				if err := json.Unmarshal([]byte(b), &h); err != nil {
+					t.Fatal(err)
+				}
+				if h.Cause == report.CauseHang {
+					continue
+				}
+				events[h.Event]++
+				if h.Event == "update" && (h.Degraded == nil || h.Degraded.State != "updated") {
+					t.Errorf("an update that is not a degraded notice reached the webhook: %s: %s", h.Title, h.Summary)
+				}
+			}
+			want := map[string]int{"firing": 1, "update": made["updated"], "resolved": 1}
+			if !maps.Equal(events, want) {
+				t.Errorf("the webhook got %v; want %v (every notice the detector made, nothing else)", events, want)
+			}
+			msgs := r.mail.Messages(t, 3+made["updated"])
+			if len(msgs) != 3+made["updated"] {
+				t.Fatalf("mailpit holds %d mails; want %d (the spell's, and the hang's)", len(msgs), 3+made["updated"])
+			}
+			var opening string
+			for _, m := range msgs {
+				if !strings.HasPrefix(m.Subject, "[") {
+					opening = m.Subject
+				}
+			}
+			updates := 0
+			for _, m := range msgs {
+				if strings.Contains(m.Text, "This failure: erp1: odoo.service hung") {
+					continue
+				}
+				if strings.Contains(m.Text, "failed run") {
+					t.Errorf("a mail of the degraded spell speaks of a failed run:\n%s", m.Text)
+				}
+				switch {
+				case m.Subject == opening:
+				case m.Subject == "[UPDATE] "+opening:
+					updates++
+					if !strings.Contains(m.Text, "\nNew since the last notice: ") || strings.Contains(m.Text, "This failure:") {
+						t.Errorf("an update does not say what is new in it, or repeats its summary:\n%s", m.Text)
+					}
+				case strings.HasPrefix(m.Subject, "[RESOLVED] "):
+				default:
+					t.Errorf("a mail that is neither the opening (%q), an update of it nor its recovery: %q", opening, m.Subject)
+				}
+			}
+			if updates != made["updated"] {
+				t.Errorf("%d mail(s) \"[UPDATE] %s\"; want %d", updates, opening, made["updated"])
+			}
+
+			// The unit then crashes twice, 5 minutes apart, in new ways: the
+			// degraded notices spent none of its max_reports, and
+			// the update carries nothing held back.
+			for i, exc := range []string{"KeyError", "ValueError"} {
+				clock = clock.Add(5 * time.Minute)
+				crash := &report.Report{Host: "erp1", Unit: "odoo.service", InvocationID: invID(10 + i), Result: "exit-code", ExitCode: "exited", ExitStatus: "1",
+					Cause: "python-exception", Exception: &report.Exception{Type: exc}, Summary: "odoo.service crashed: " + exc, Created: clock}
+				if out := a.sender(channels).Dispatch(ctx, crash, false); out.Verdict != gate.Send {
+					t.Errorf("crash %d after the spell: the gate says %s; want it sent", i+1, out.Verdict)
+				} else if out.Held != nil {
+					t.Errorf("crash %d after the spell carries %d failure(s) held back (%v); nothing was", i+1, out.Held.Count, out.Held.Results)
+				}
+			}
+			// The flush timer, well past every hold: nothing is due.
+			clock = clock.Add(2 * time.Hour)
+			if out := a.sender(channels).Flush(ctx, nil); out.Digests != 0 {
+				t.Errorf("flush put %d digest(s) of held-back notices in the outbox; the gate must hold no degraded notice", out.Digests)
+			}
+		})
 	}
 }

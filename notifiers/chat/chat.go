@@ -34,7 +34,8 @@ type Message struct {
 	// After come below the facts: what was held back, earlier failed runs,
 	// what could not be learned.
 	After []string
-	// LogHeading names the log excerpt: "Last 50 log lines of the failed run:".
+	// LogHeading names the log excerpt: "Last 50 log lines of the failed
+	// run:", or what the watcher's lines are.
 	LogHeading string
 	// Lines are the formatted log lines, oldest first.
 	Lines []string
@@ -90,7 +91,9 @@ func New(r *report.Report) Message {
 			of = "the unit"
 		}
 		m.LogHeading = "No log lines of " + of + " were found."
-		if len(r.Lines) > 0 {
+		if h := r.WatcherHeading(); h != "" && len(r.Lines) > 0 {
+			m.LogHeading = h
+		} else if len(r.Lines) > 0 {
 			m.LogHeading = fmt.Sprintf("Last %d log lines of %s:", len(r.Lines), of)
 		}
 		if r.LinesProblem != "" {

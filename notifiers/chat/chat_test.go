@@ -122,3 +122,25 @@ func TestErrorsPart(t *testing.T) {
 		t.Errorf("two errors should show whole, with no note: %q", got)
 	}
 }
+
+// TestWatcherHeading: every chat channel names a hang's or a degraded
+// spell's lines for what they are; a crash keeps "of the failed run".
+func TestWatcherHeading(t *testing.T) {
+	plain := Markup{Service: "X", Text: func(s string) string { return s }, Code: func(s string) string { return s }, Block: func(s string) string { return s }, Len: Runes, Unit: "characters"}
+	reps := notifiertest.WatchReports()
+	reps["crash"] = notifiertest.Report()
+	for name, r := range reps {
+		t.Run(name, func(t *testing.T) {
+			got := plain.Render(New(r), 4000)
+			want := r.WatcherHeading()
+			if name == "crash" {
+				want = "Last 3 log lines of the failed run:"
+			} else if strings.Contains(got, "failed run") {
+				t.Errorf("a report of the watcher speaks of a failed run:\n%s", got)
+			}
+			if want == "" || !strings.Contains(got, want) {
+				t.Errorf("lacks the heading %q:\n%s", want, got)
+			}
+		})
+	}
+}

@@ -146,7 +146,9 @@ func logHeading(r *report.Report, shown int) string {
 		of = "the unit"
 	}
 	var s string
-	if len(r.Lines) == 0 {
+	if h := r.WatcherHeading(); h != "" && len(r.Lines) > 0 {
+		s = "*" + esc(h) + "*"
+	} else if len(r.Lines) == 0 {
 		s = "*No log lines of " + of + " were found.*"
 	} else {
 		s = fmt.Sprintf("*Last %d log lines of %s:*", len(r.Lines), of)

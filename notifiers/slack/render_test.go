@@ -15,6 +15,7 @@ import (
 
 	"github.com/slack-go/slack"
 
+	"github.com/odoo-notify/odoo-notify/notifiers/notifiertest"
 	slackch "github.com/odoo-notify/odoo-notify/notifiers/slack"
 	"github.com/odoo-notify/odoo-notify/report"
 )
@@ -294,5 +295,25 @@ func TestRenderErrors(t *testing.T) {
 	}
 	if !strings.HasPrefix(errs, "*Errors logged during the run:*\n• 10 x ValueError: 0 &amp;") || !strings.HasSuffix(errs, "&amp;"+report.CutMark) {
 		t.Errorf("the errors' section is not cut at the limit with a mark:\n%.200s\n...\n%s", errs, errs[max(len(errs)-100, 0):])
+	}
+}
+
+// TestWatcherHeading: Slack names a hang's or a degraded spell's lines
+// for what they are, not "the failed run".
+func TestWatcherHeading(t *testing.T) {
+	for name, r := range notifiertest.WatchReports() {
+		t.Run(name, func(t *testing.T) {
+			var all []string
+			for _, tx := range texts(slackch.Render(r)) {
+				all = append(all, tx.Text)
+			}
+			got := strings.Join(all, "\n")
+			if strings.Contains(got, "failed run") {
+				t.Errorf("a report of the watcher speaks of a failed run:\n%s", got)
+			}
+			if h := r.WatcherHeading(); h == "" || !strings.Contains(got, "*"+h+"*") {
+				t.Errorf("lacks the heading %q:\n%s", h, got)
+			}
+		})
 	}
 }

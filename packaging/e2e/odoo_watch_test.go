@@ -520,6 +520,9 @@ func odooDegraded(t *testing.T, w *odooWatch) {
 	if !strings.Contains(openMail.Text, "timeout after 4s") {
 		t.Errorf("the degraded mail does not show Odoo's own line:\n%s", openMail.Text)
 	}
+	if strings.Contains(openMail.Text, "failed run") {
+		t.Errorf("the degraded mail speaks of a failed run; nothing failed:\n%s", openMail.Text)
+	}
 	w.show(t, "degraded", openMail)
 
 	// Within the window: counted, told at the next notice.
@@ -533,6 +536,12 @@ func odooDegraded(t *testing.T, w *odooWatch) {
 		!strings.Contains(upd.Degraded.Summary, "limit_memory_soft") {
 		t.Fatalf("the memory limit's notice: event %q incident %+v degraded %+v, want an update of incident %s naming limit_memory_soft",
 			upd.Event, upd.Incident, upd.Degraded, open.Incident.ID)
+	}
+	if !regexp.MustCompile(`New since the last notice: [^\n]*worker recycled past limit_memory_soft`).MatchString(updMail.Text) ||
+		strings.Contains(updMail.Text, "This failure:") || strings.Contains(updMail.Text, "failed run") ||
+		updMail.Subject != "[UPDATE] "+openMail.Subject {
+		t.Errorf("the update's mail (subject %q) does not say what is new in it under the opening's subject %q, or repeats its summary or speaks of a failed run:\n%s",
+			updMail.Subject, openMail.Subject, updMail.Text)
 	}
 	w.show(t, "degraded-update", updMail)
 
