@@ -148,6 +148,26 @@ func TestEndToEnd(t *testing.T) {
 	}
 }
 
+// thePackage builds the .deb of this tree, at the version
+// packaging/version.sh gives, and returns the repository's root, the .deb's
+// path and its bytes.
+func thePackage(t testing.TB) (repo, deb string, pkg []byte) {
+	t.Helper()
+	repo, err := filepath.Abs("../..")
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command(filepath.Join(repo, "packaging/version.sh")).Output()
+	if err != nil {
+		t.Fatalf("packaging/version.sh: %v", err)
+	}
+	deb = buildDeb(t, repo, t.TempDir(), strings.TrimSpace(string(out)))
+	if pkg, err = os.ReadFile(deb); err != nil {
+		t.Fatal(err)
+	}
+	return repo, deb, pkg
+}
+
 // buildDeb runs `make deb` as a developer would, with a given version.
 func buildDeb(t testing.TB, repo, dist, version string) string {
 	t.Helper()

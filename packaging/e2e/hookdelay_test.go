@@ -4,9 +4,6 @@ import (
 	"bufio"
 	"encoding/json"
 	"fmt"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -41,20 +38,7 @@ exit 1
 func BenchmarkHookDelay(b *testing.B) {
 	t := b
 	requireTools(t)
-	repo, err := filepath.Abs("../..")
-	if err != nil {
-		t.Fatal(err)
-	}
-	out, err := exec.Command(filepath.Join(repo, "packaging/version.sh")).Output()
-	if err != nil {
-		t.Fatalf("packaging/version.sh: %v", err)
-	}
-	version := strings.TrimSpace(string(out))
-	deb := buildDeb(t, repo, t.TempDir(), version)
-	pkg, err := os.ReadFile(deb)
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, _, pkg := thePackage(t)
 	const restartWait = 500 * time.Millisecond
 	unit := func(name string) string {
 		return fmt.Sprintf("[Unit]\nDescription=crash loop %s\nStartLimitIntervalSec=0\n\n[Service]\nExecStart=/usr/local/bin/crash-loop %s %d\nRestart=on-failure\nRestartSec=%dms\n",

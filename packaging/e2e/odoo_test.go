@@ -249,19 +249,7 @@ func TestOdoo(t *testing.T) {
 	requireTools(t)
 	src := odooSource(t)
 	testenv.MailpitBinary(t)
-	repo, err := filepath.Abs("../..")
-	if err != nil {
-		t.Fatal(err)
-	}
-	out, err := exec.Command(filepath.Join(repo, "packaging/version.sh")).Output()
-	if err != nil {
-		t.Fatalf("packaging/version.sh: %v", err)
-	}
-	deb := buildDeb(t, repo, t.TempDir(), strings.TrimSpace(string(out)))
-	debBytes, err := os.ReadFile(deb)
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, deb, debBytes := thePackage(t)
 	w := &odooWorld{mail: testenv.StartMailpit(t), hook: newSink(t, http.StatusNoContent, "", "")}
 	root := odooRoot(t, src)
 	w.m = bootFrom(t, root, func(r string) {

@@ -11,7 +11,6 @@ import (
 	"fmt"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strconv"
@@ -48,21 +47,9 @@ func TestOdooWatch(t *testing.T) {
 	requireTools(t)
 	src := odooSource(t)
 	testenv.MailpitBinary(t)
-	repo, err := filepath.Abs("../..")
-	if err != nil {
-		t.Fatal(err)
-	}
-	out, err := exec.Command(filepath.Join(repo, "packaging/version.sh")).Output()
-	if err != nil {
-		t.Fatalf("packaging/version.sh: %v", err)
-	}
-	deb := buildDeb(t, repo, t.TempDir(), strings.TrimSpace(string(out)))
-	debBytes, err := os.ReadFile(deb)
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, deb, debBytes := thePackage(t)
 	addon := map[string]string{}
-	err = filepath.WalkDir("testdata/hang_test", func(p string, d os.DirEntry, err error) error {
+	err := filepath.WalkDir("testdata/hang_test", func(p string, d os.DirEntry, err error) error {
 		if err != nil || d.IsDir() {
 			return err
 		}

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strconv"
@@ -33,16 +32,7 @@ type watchWorld struct {
 // restart it (or not, with on_hang = "report"), and send one recovery.
 func TestWatch(t *testing.T) {
 	requireTools(t)
-	repo, err := filepath.Abs("../..")
-	if err != nil {
-		t.Fatal(err)
-	}
-	out, err := exec.Command(filepath.Join(repo, "packaging/version.sh")).Output()
-	if err != nil {
-		t.Fatalf("packaging/version.sh: %v", err)
-	}
-	version := strings.TrimSpace(string(out))
-	deb := buildDeb(t, repo, t.TempDir(), version)
+	repo, _, pkg := thePackage(t)
 	standin, err := os.ReadFile("testdata/odoo-http")
 	if err != nil {
 		t.Fatal(err)
@@ -53,11 +43,7 @@ func TestWatch(t *testing.T) {
 	}
 	w := &watchWorld{hook: newSink(t, http.StatusNoContent, "", ""), port: testenv.FreePort(t)}
 	w.m = boot(t, func(root string) {
-		b, err := os.ReadFile(deb)
-		if err != nil {
-			t.Fatal(err)
-		}
-		writeRootFile(t, root, "root/pkgs/odoo-notify.deb", string(b), 0o644)
+		writeRootFile(t, root, "root/pkgs/odoo-notify.deb", string(pkg), 0o644)
 		writeRootFile(t, root, "opt/odoo-standin/odoo-http", string(standin), 0o755)
 		writeRootFile(t, root, "root/watch-cost", string(cost), 0o755)
 		writeRootFile(t, root, "etc/systemd/system/odoo.service", `[Unit]

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strconv"
@@ -46,19 +45,7 @@ func BenchmarkWatchCost(b *testing.B) {
 		idleSecs = n
 	}
 	const followSecs, rate = 60, 1000
-	repo, err := filepath.Abs("../..")
-	if err != nil {
-		t.Fatal(err)
-	}
-	out, err := exec.Command(filepath.Join(repo, "packaging/version.sh")).Output()
-	if err != nil {
-		t.Fatalf("packaging/version.sh: %v", err)
-	}
-	deb := buildDeb(t, repo, t.TempDir(), strings.TrimSpace(string(out)))
-	pkg, err := os.ReadFile(deb)
-	if err != nil {
-		t.Fatal(err)
-	}
+	repo, _, pkg := thePackage(t)
 	standin, err := os.ReadFile("testdata/odoo-http")
 	if err != nil {
 		t.Fatal(err)
