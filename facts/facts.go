@@ -51,6 +51,21 @@ type State struct {
 	MemoryMax uint64   // bytes, 0 = unlimited or unknown
 }
 
+// Activity is what a unit is doing now.
+type Activity struct {
+	Unit string
+	// ActiveState and SubState as systemctl shows them: "active" "running",
+	// "failed" "failed", "activating" "auto-restart".
+	ActiveState, SubState string
+	// Since is when the unit last became active (ActiveEnterTimestamp).
+	Since        time.Time
+	InvocationID string
+	Source       string // SourceDBus or SourceJournal
+}
+
+// Active says the unit runs: active or reloading.
+func (a Activity) Active() bool { return a.ActiveState == "active" || a.ActiveState == "reloading" }
+
 // Crash is one failed run of a unit, as systemd's messages tell it.
 type Crash struct {
 	Time         time.Time // when systemd logged the failure

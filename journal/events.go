@@ -159,7 +159,7 @@ func Walk(unit string, events []Entry) History {
 		if !ok {
 			continue
 		}
-		h.Activity.follow(ev, e.Time)
+		follow(&h.Activity, ev, e.Time)
 		switch ev.kind {
 		case "started":
 			// systemd resets the restart counter when a unit is started
@@ -214,7 +214,7 @@ func Walk(unit string, events []Entry) History {
 }
 
 // follow moves a to what ev, logged at t, says the unit does.
-func (a *Activity) follow(ev event, t time.Time) {
+func follow(a *Activity, ev event, t time.Time) {
 	switch ev.kind {
 	case "started":
 		a.ActiveState, a.SubState, a.Since, a.InvocationID = "active", "running", t, ev.invocationID

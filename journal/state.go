@@ -1,8 +1,6 @@
 package journal
 
 import (
-	"time"
-
 	"github.com/coreos/go-systemd/v22/journal"
 	"github.com/odoo-notify/odoo-notify/facts"
 )
@@ -42,16 +40,4 @@ func StderrIsJournalStream() bool {
 }
 
 // Activity is what a unit is doing now.
-type Activity struct {
-	Unit string
-	// ActiveState and SubState as systemctl shows them: "active" "running",
-	// "failed" "failed", "activating" "auto-restart".
-	ActiveState, SubState string
-	// Since is when the unit last became active (ActiveEnterTimestamp).
-	Since        time.Time
-	InvocationID string
-	Source       string // SourceDBus or SourceJournal
-}
-
-// Active says the unit runs: active or reloading.
-func (a Activity) Active() bool { return a.ActiveState == "active" || a.ActiveState == "reloading" }
+type Activity = facts.Activity

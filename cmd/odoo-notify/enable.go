@@ -12,9 +12,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"time"
-
-	sddbus "github.com/coreos/go-systemd/v22/dbus"
 
 	"github.com/odoo-notify/odoo-notify/internal/lazyre"
 )
@@ -202,12 +199,12 @@ func runEnable(ctx context.Context, a *app, args []string) error {
 		return err
 	}
 
-	var conn *sddbus.Conn
+	var conn manager
 	if root == "/" && systemdRunning() {
-		if conn, err = sddbus.NewWithContext(ctx); err != nil {
+		if err = a.bus.Connect(ctx); err != nil {
 			return withCode(exitFailure, fmt.Errorf("enable: connect to systemd: %w%s", err, asRoot(err)))
 		}
-		defer conn.Close()
+		conn = a.bus
 		if o.group == "" {
 			o.group = unitGroup(ctx, a, conn, unit)
 		}
@@ -253,47 +250,44 @@ func runEnable(ctx context.Context, a *app, args []string) error {
 
 // startWatcher starts the unit's watcher now (enable --watch), restarting
 // it so it reads its new settings, or stops it (enable without --watch).
-func startWatcher(ctx context.Context, a *app, conn *sddbus.Conn, unit string, watch bool) error {
+func startWatcher(ctx context.Context, a *app, conn manager, unit string, watch bool) error {
 	w := watcherUnit(unit)
 	if !watch {
-		p, err := conn.GetUnitPropertyContext(ctx, w, "ActiveState")
-		if err != nil || p.Value.Value() == "inactive" {
+		state, err := conn.UnitProperty(ctx, w, "ActiveState")
+		if err != nil || state == "inactive" {
 			return nil
 		}
-		done := make(chan string, 1)
-		if _, err := conn.StopUnitContext(ctx, w, "replace", done); err != nil {
-			return withCode(exitFailure, fmt.Errorf("stop %s: %w", w, err))
+		res, err := conn.Stop(ctx, w)
+		if err != nil {
+			return withCode(exitFailure, err)
 		}
-		if res := waitJob(ctx, done); res != "done" {
+		if res != "done" {
 			return withCode(exitFailure, fmt.Errorf("stop %s: the job ended %s: see journalctl -u %s", w, res, w))
 		}
 		fmt.Fprintf(a.stdout, "stopped %s\n", w)
 		return nil
 	}
-	done := make(chan string, 1)
-	if _, err := conn.RestartUnitContext(ctx, w, "replace", done); err != nil {
-		return withCode(exitFailure, fmt.Errorf("enable: start %s: %w", w, err))
-	}
 	// Type=notify: the job is done once the watcher said READY=1, after
 	// its first probe; a health URL that answers 404 fails it.
-	if res := waitJob(ctx, done); res != "done" {
+	res, err := conn.Restart(ctx, w)
+	if err != nil {
+		return withCode(exitFailure, fmt.Errorf("enable: %w", err))
+	}
+	if res != "done" {
 		return withCode(exitFailure, fmt.Errorf("enable: start %s: the job ended %s: see journalctl -u %s", w, res, w))
 	}
 	fmt.Fprintf(a.stdout, "started %s: it probes %s's health URL (journalctl -u %s)\n", w, unit, w)
 	return nil
 }
 
-// waitJob waits for a systemd job's result ("done", "failed", ...), at
-// most 30 s.
-func waitJob(ctx context.Context, done <-chan string) string {
-	select {
-	case res := <-done:
-		return res
-	case <-time.After(30 * time.Second):
-		return "still running after 30 s"
-	case <-ctx.Done():
-		return ctx.Err().Error()
-	}
+// manager is what enable and disable ask systemd; sysbus.Bus does it.
+// Restart and Stop wait for the job's result ("done", "failed", ...).
+type manager interface {
+	Reload(ctx context.Context) error
+	UnitProperty(ctx context.Context, unit, name string) (any, error)
+	ServiceProperties(ctx context.Context, unit string) (map[string]any, error)
+	Restart(ctx context.Context, unit string) (string, error)
+	Stop(ctx context.Context, unit string) (string, error)
 }
 
 // handlerUnit is the handler that OnFailure=odoo-notify@%n.service starts.
@@ -326,11 +320,11 @@ func writeDropIn(a *app, path string, content []byte, unit string) error {
 
 // unitGroup is the group the unit's processes run as, when it is not root's
 // and not a dynamic one: the unit's Group=, else its User='s primary group.
-func unitGroup(ctx context.Context, a *app, conn *sddbus.Conn, unit string) string {
+func unitGroup(ctx context.Context, a *app, conn manager, unit string) string {
 	if !strings.HasSuffix(unit, ".service") {
 		return ""
 	}
-	p, err := conn.GetUnitTypePropertiesContext(ctx, unit, "Service")
+	p, err := conn.ServiceProperties(ctx, unit)
 	if err != nil {
 		a.log.Warn("could not read the unit's user: the handler reads its files as odoo-notify only; give --group", "unit", unit, "err", err)
 		return ""
@@ -513,15 +507,13 @@ func runDisable(ctx context.Context, a *app, args []string) error {
 		fmt.Fprintf(a.stdout, "systemd is not running here: the change applies when it starts\n")
 		return nil
 	}
-	conn, err := sddbus.NewWithContext(ctx)
-	if err != nil {
+	if err := a.bus.Connect(ctx); err != nil {
 		return withCode(exitFailure, fmt.Errorf("disable: connect to systemd: %w (the files are removed: run systemctl daemon-reload as root)", err))
 	}
-	defer conn.Close()
-	if err := reloadSystemd(ctx, a, conn, "disable", unit, false); err != nil {
+	if err := reloadSystemd(ctx, a, a.bus, "disable", unit, false); err != nil {
 		return err
 	}
-	return startWatcher(ctx, a, conn, unit, false)
+	return startWatcher(ctx, a, a.bus, unit, false)
 }
 
 // removeDropIn removes a drop-in and its folder when nothing else of the
@@ -541,26 +533,26 @@ func removeDropIn(path string) (bool, error) {
 // reloadSystemd asks systemd over D-Bus to read its unit files again
 // (systemctl daemon-reload), then reads the unit's OnFailure= back so the
 // admin sees the change took.
-func reloadSystemd(ctx context.Context, a *app, conn *sddbus.Conn, op, unit string, enabled bool) error {
-	if err := conn.ReloadContext(ctx); err != nil {
+func reloadSystemd(ctx context.Context, a *app, conn manager, op, unit string, enabled bool) error {
+	if err := conn.Reload(ctx); err != nil {
 		return withCode(exitFailure, fmt.Errorf("%s: reload systemd: %w (the files are written: run systemctl daemon-reload as root)", op, err))
 	}
 	fmt.Fprintln(a.stdout, "reloaded systemd")
 	if strings.Contains(unit, "@.") {
 		return nil // a template is not loaded by itself; its instances are
 	}
-	load, err := conn.GetUnitPropertyContext(ctx, unit, "LoadState")
-	if err == nil && load.Value.Value() == "not-found" {
+	load, err := conn.UnitProperty(ctx, unit, "LoadState")
+	if err == nil && load == "not-found" {
 		fmt.Fprintf(a.stdout, "note: %s does not exist yet; the drop-in applies once it does\n", unit)
 		return nil
 	}
-	p, err := conn.GetUnitPropertyContext(ctx, unit, "OnFailure")
+	p, err := conn.UnitProperty(ctx, unit, "OnFailure")
 	if err != nil {
 		a.log.Warn("could not read the unit back", "unit", unit, "err", err)
 		return nil
 	}
 	handler := handlerUnit(unit)
-	names, _ := p.Value.Value().([]string)
+	names, _ := p.([]string)
 	has := false
 	for _, n := range names {
 		has = has || n == handler

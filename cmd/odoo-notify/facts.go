@@ -90,7 +90,7 @@ func (a *app) gather(ctx context.Context, unit string, jf journalFlags) (facts.F
 	if !jf.offline() {
 		// Not for an offline journal: D-Bus would describe this machine's
 		// unit, not the journal's.
-		src.Systemd = dbusState{}
+		src.Systemd = a.bus
 	}
 	if j != nil {
 		// systemd's own messages about the unit: the last resort for the
@@ -177,15 +177,6 @@ func (a *app) runLines(f *facts.Facts, j *journal.Journal, jf journalFlags) *jou
 	f.Lines = toLines(lines)
 	f.LogSource = "journal"
 	return j
-}
-
-// dbusState is the unit's state over D-Bus, for facts.Gather.
-type dbusState struct{}
-
-func (dbusState) UnitState(ctx context.Context, unit string) (facts.State, error) {
-	ctx, cancel := context.WithTimeout(ctx, journal.DBusTimeout)
-	defer cancel()
-	return journal.StateFromDBus(ctx, unit)
 }
 
 // messages is what systemd's messages about a unit say, for facts.Gather.

@@ -101,7 +101,7 @@ func (a *app) unitActivity(jf journalFlags) func(context.Context, string) (incid
 			act = journal.ActivityFromEvents(unit, events)
 		} else {
 			var err error
-			if act, err = journal.ActivityFromDBus(ctx, unit); err != nil {
+			if act, err = a.bus.Activity(ctx, unit); err != nil {
 				return incident.Unit{}, err
 			}
 		}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"time"
 
-	"github.com/odoo-notify/odoo-notify/journal"
 	"github.com/odoo-notify/odoo-notify/outbox"
 )
 
@@ -54,7 +53,7 @@ func runHook(ctx context.Context, a *app, args []string) error {
 		a.log.Error("hook: the failed run cannot be recorded; the handler is started all the same", "unit", unit, "error", err)
 	}
 	handler := "odoo-notify@" + unit + ".service"
-	if err := journal.StartNoBlock(ctx, handler); err != nil {
+	if err := a.bus.StartNoBlock(ctx, handler); err != nil {
 		a.log.Warn("hook: cannot start the handler; the flush timer reports the run", "unit", unit, "handler", handler, "error", err)
 	}
 	return nil

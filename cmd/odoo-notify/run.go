@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/odoo-notify/odoo-notify/config"
+	"github.com/odoo-notify/odoo-notify/internal/sysbus"
 	"github.com/odoo-notify/odoo-notify/journal"
 	"github.com/odoo-notify/odoo-notify/outbox"
 )
@@ -87,6 +88,9 @@ type app struct {
 	// invocation is preview --invocation: the failed run to report
 	// instead of the last one.
 	invocation string
+	// bus is the system bus: one connection per run, opened when first
+	// asked and closed at exit.
+	bus *sysbus.Bus
 }
 
 // run is the whole program without os.Exit: main and the tests call it.
@@ -97,7 +101,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		log:    newLogger(stderr),
 		getenv: os.Getenv,
 		now:    time.Now,
+		bus:    sysbus.New(),
 	}
+	defer a.bus.Close()
 	if len(args) == 0 {
 		printUsage(stderr)
 		return &exitError{code: exitUsage, err: errReported}

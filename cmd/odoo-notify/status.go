@@ -11,7 +11,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/odoo-notify/odoo-notify/journal"
 	"github.com/odoo-notify/odoo-notify/outbox"
 )
 
@@ -111,7 +110,7 @@ func runStatus(ctx context.Context, a *app, args []string) error {
 
 	var next time.Time
 	if !jf.offline() {
-		next, _ = journal.TimerNext(ctx, flushTimer)
+		next, _ = a.bus.TimerNext(ctx, flushTimer)
 	}
 	activity := a.unitActivity(jf)
 	now := a.now()

@@ -14,6 +14,7 @@ import (
 
 	"github.com/odoo-notify/odoo-notify/analysis"
 	"github.com/odoo-notify/odoo-notify/incident"
+	"github.com/odoo-notify/odoo-notify/internal/sysbus"
 	"github.com/odoo-notify/odoo-notify/journal"
 	"github.com/odoo-notify/odoo-notify/notifiers"
 	"github.com/odoo-notify/odoo-notify/odooconf"
@@ -49,7 +50,7 @@ func runWatch(ctx context.Context, a *app, args []string) error {
 	// odoo.conf says where Odoo listens and logs: [units] odoo_conf, else
 	// the unit's -c.
 	var execStart []string
-	if st, err := journal.StateFromDBus(ctx, unit); err == nil {
+	if st, err := a.bus.UnitState(ctx, unit); err == nil {
 		execStart = st.ExecStart
 	} else {
 		a.log.Warn("watch: cannot read the unit's command line over D-Bus: odoo.conf is found only from [units] odoo_conf", "unit", unit, "error", err)
@@ -86,7 +87,7 @@ func runWatch(ctx context.Context, a *app, args []string) error {
 	w := &watch.Watcher{
 		Unit:       unit,
 		Prober:     &watch.Prober{URL: url, Timeout: wc.Timeout.Duration, Client: watch.NewClient()},
-		Systemd:    dbusUnit{unit: unit},
+		Systemd:    dbusUnit{unit: unit, bus: a.bus},
 		Logs:       logs,
 		Reporter:   rep,
 		Policy:     watch.Policy{StartGrace: wc.StartGrace.Duration, Failures: wc.Failures},
@@ -118,7 +119,7 @@ func runWatch(ctx context.Context, a *app, args []string) error {
 		} else {
 			defer fl.Close()
 			sink := newDegradedSink(rep, conf, wc.DegradedWindow.Duration, wc.ErrorsPerWindow, a.now)
-			sink.mainPIDOf = func(ctx context.Context) (int, error) { return journal.MainPID(ctx, unit) }
+			sink.mainPIDOf = func(ctx context.Context) (int, error) { return a.bus.MainPID(ctx, unit) }
 			if in := a.sender(channels).OpenIncident(unit); in != nil && in.Cause == report.CauseDegraded {
 				// Started again: the spell was reported; it is updated by
 				// the next event, or resolved after a quiet window.
@@ -182,10 +183,13 @@ func (a *app) odooConf(unit string, execStart []string) (odooconf.Conf, string) 
 }
 
 // dbusUnit is the watched unit through systemd's D-Bus API.
-type dbusUnit struct{ unit string }
+type dbusUnit struct {
+	unit string
+	bus  *sysbus.Bus
+}
 
 func (d dbusUnit) Unit(ctx context.Context) (watch.Unit, error) {
-	act, err := journal.ActivityFromDBus(ctx, d.unit)
+	act, err := d.bus.Activity(ctx, d.unit)
 	if err != nil {
 		return watch.Unit{}, err
 	}
@@ -193,10 +197,10 @@ func (d dbusUnit) Unit(ctx context.Context) (watch.Unit, error) {
 }
 
 func (d dbusUnit) Kill(ctx context.Context, who string, sig syscall.Signal) error {
-	return journal.KillUnit(ctx, d.unit, who, sig)
+	return d.bus.Kill(ctx, d.unit, who, sig)
 }
 
-func (d dbusUnit) Restart(ctx context.Context) error { return journal.RestartNoBlock(ctx, d.unit) }
+func (d dbusUnit) Restart(ctx context.Context) error { return d.bus.RestartNoBlock(ctx, d.unit) }
 
 // journalLogs reads the dump from the run's journal lines.
 type journalLogs struct{}

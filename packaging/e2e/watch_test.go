@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -225,6 +226,19 @@ func slowStart(t *testing.T, w *watchWorld) {
 	w.m.sh(fmt.Sprintf("printf 'STANDIN_PORT=%d\\n' > /etc/odoo-standin.env", w.port))
 }
 
+// busNames is the watcher's connections to the system bus, by unique name
+// (busctl list, whose second column is the connection's pid).
+func (w *watchWorld) busNames(t *testing.T) []string {
+	pid := w.m.props(watcher, "MainPID")["MainPID"]
+	var names []string
+	for _, l := range strings.Split(w.m.sh("busctl --no-pager --no-legend list --unique"), "\n") {
+		if f := strings.Fields(l); len(f) > 1 && f[1] == pid {
+			names = append(names, f[0])
+		}
+	}
+	return names
+}
+
 func (w *watchWorld) mainPID(t *testing.T) string {
 	pid := w.m.props("odoo.service", "MainPID")["MainPID"]
 	if pid == "" || pid == "0" {
@@ -362,7 +376,13 @@ func disableWatch(t *testing.T, w *watchWorld) {
 // a second (scripts/watch-cost) and scales the CPU to one probe per 10 s,
 // the default interval.
 func idleCost(t *testing.T, w *watchWorld) {
+	before := w.busNames(t)
 	out := w.m.sh("/root/watch-cost " + watcher + " 60")
+	// One look at the unit a second, over one connection kept for the
+	// watcher's life: the same one bus name before and after the minute.
+	if after := w.busNames(t); len(before) != 1 || !slices.Equal(before, after) {
+		t.Errorf("the watcher's bus connections: %v before 60 probes, %v after; want the same one", before, after)
+	}
 	t.Logf("at interval 1s: %s", strings.TrimSpace(out))
 	mm := regexp.MustCompile(`RSS ([0-9.]+) MiB \(peak [0-9.]+ MiB; ([0-9.]+) MiB its own memory, ([0-9.]+) MiB mapped from files.*= ([0-9.]+)% of one core`).FindStringSubmatch(out)
 	if mm == nil {
