@@ -61,11 +61,7 @@ func TestEndToEnd(t *testing.T) {
 	}
 
 	// Two versions of the package, to upgrade from one to the other.
-	out, err := exec.Command(filepath.Join(repo, "packaging/version.sh")).Output()
-	if err != nil {
-		t.Fatalf("packaging/version.sh: %v", err)
-	}
-	v2 := strings.TrimSpace(string(out))
+	v2 := treeVersion(t, repo)
 	v1 := v2 + "~e2e1"
 	dist := t.TempDir()
 	debs := map[string]string{}
@@ -157,15 +153,21 @@ func thePackage(t testing.TB) (repo, deb string, pkg []byte) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	out, err := exec.Command(filepath.Join(repo, "packaging/version.sh")).Output()
-	if err != nil {
-		t.Fatalf("packaging/version.sh: %v", err)
-	}
-	deb = buildDeb(t, repo, t.TempDir(), strings.TrimSpace(string(out)))
+	deb = buildDeb(t, repo, t.TempDir(), treeVersion(t, repo))
 	if pkg, err = os.ReadFile(deb); err != nil {
 		t.Fatal(err)
 	}
 	return repo, deb, pkg
+}
+
+// treeVersion is the version packaging/version.sh gives this tree.
+func treeVersion(t testing.TB, repo string) string {
+	t.Helper()
+	out, err := exec.Command(filepath.Join(repo, "packaging/version.sh")).Output()
+	if err != nil {
+		t.Fatalf("packaging/version.sh: %v", err)
+	}
+	return strings.TrimSpace(string(out))
 }
 
 // buildDeb runs `make deb` as a developer would, with a given version.

@@ -34,14 +34,7 @@ type watchWorld struct {
 func TestWatch(t *testing.T) {
 	requireTools(t)
 	repo, _, pkg := thePackage(t)
-	standin, err := os.ReadFile("testdata/odoo-http")
-	if err != nil {
-		t.Fatal(err)
-	}
-	cost, err := os.ReadFile(filepath.Join(repo, "scripts/watch-cost"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	standin, cost := watchFiles(t, repo)
 	w := &watchWorld{hook: newSink(t, http.StatusNoContent, "", ""), port: testenv.FreePort(t)}
 	w.m = boot(t, func(root string) {
 		writeRootFile(t, root, "root/pkgs/odoo-notify.deb", string(pkg), 0o644)
@@ -90,6 +83,20 @@ SyslogIdentifier=odoo
 			}
 		}
 	}
+}
+
+// watchFiles reads what a watch test puts in its container: the stand-in
+// Odoo and scripts/watch-cost.
+func watchFiles(t testing.TB, repo string) (standin, cost []byte) {
+	t.Helper()
+	standin, err := os.ReadFile("testdata/odoo-http")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cost, err = os.ReadFile(filepath.Join(repo, "scripts/watch-cost")); err != nil {
+		t.Fatal(err)
+	}
+	return standin, cost
 }
 
 // configure writes config.toml: the webhook, a quick watch.

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net/http"
 	"os"
-	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -46,14 +45,7 @@ func BenchmarkWatchCost(b *testing.B) {
 	}
 	const followSecs, rate = 60, 1000
 	repo, _, pkg := thePackage(t)
-	standin, err := os.ReadFile("testdata/odoo-http")
-	if err != nil {
-		t.Fatal(err)
-	}
-	cost, err := os.ReadFile(filepath.Join(repo, "scripts/watch-cost"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	standin, cost := watchFiles(t, repo)
 	hook := newSink(t, http.StatusNoContent, "", "")
 	idlePort, busyPort := testenv.FreePort(t), testenv.FreePort(t)
 	unit := func(desc string, port, lines int) string {
