@@ -28,13 +28,6 @@ import (
 	"github.com/odoo-notify/odoo-notify/state"
 )
 
-// DefaultDir is used when neither --state-dir nor $STATE_DIRECTORY is set.
-const DefaultDir = state.DefaultDir
-
-// Dir picks the state folder: flag, then $STATE_DIRECTORY, then DefaultDir
-// (see state.Dir).
-func Dir(flag string, getenv func(string) string) string { return state.Dir(flag, getenv) }
-
 const (
 	entryDir  = "outbox"
 	entryExt  = ".json"
