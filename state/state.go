@@ -109,7 +109,7 @@ func Open(dir string, log *slog.Logger, subs ...string) (*Folder, error) {
 		log = slog.New(slog.DiscardHandler)
 	}
 	if err := os.MkdirAll(dir, 0o750); err != nil {
-		return nil, fmt.Errorf("state: create %s: %w", dir, fixHint(err))
+		return nil, fmt.Errorf("state: create %s: %w", dir, fixHint(dir, err))
 	}
 	f := &Folder{dir: dir, log: log, owner: folderOwner(dir)}
 	for _, sub := range subs {
@@ -119,7 +119,7 @@ func Open(dir string, log *slog.Logger, subs ...string) (*Folder, error) {
 	}
 	l, err := os.OpenFile(filepath.Join(dir, lockName), os.O_RDWR|os.O_CREATE, 0o640)
 	if err != nil {
-		return nil, fmt.Errorf("state: open lock in %s: %w", dir, fixHint(err))
+		return nil, fmt.Errorf("state: open lock in %s: %w", dir, fixHint(dir, err))
 	}
 	l.Close()
 	f.own(l.Name())
@@ -128,9 +128,11 @@ func Open(dir string, log *slog.Logger, subs ...string) (*Folder, error) {
 
 // fixHint adds what to do to a permission error: the folder is the
 // handler's user's.
-func fixHint(err error) error {
+func (f *Folder) fixHint(err error) error { return fixHint(f.dir, err) }
+
+func fixHint(dir string, err error) error {
 	if errors.Is(err, fs.ErrPermission) {
-		return fmt.Errorf("%w: run as the odoo-notify user or fix the owner (chown -R odoo-notify: the folder)", err)
+		return fmt.Errorf("%w: run as the odoo-notify user or fix the owner (chown -R odoo-notify: %s)", err, dir)
 	}
 	return err
 }
@@ -159,7 +161,7 @@ func (f *Folder) Update(ctx context.Context, fn func(*Tx) error) error {
 func (f *Folder) lock(ctx context.Context) (unlock func(), err error) {
 	l, err := os.OpenFile(filepath.Join(f.dir, lockName), os.O_RDWR|os.O_CREATE, 0o640)
 	if err != nil {
-		return nil, fmt.Errorf("state: open lock: %w", fixHint(err))
+		return nil, fmt.Errorf("state: open lock: %w", f.fixHint(err))
 	}
 	done := make(chan error, 1)
 	go func() { done <- flock(l, syscall.LOCK_EX) }()
@@ -211,7 +213,7 @@ func (f *Folder) replaceFile(path string, data []byte, durable bool) (err error)
 	dir := filepath.Dir(path)
 	t, err := os.CreateTemp(dir, TmpPrefix+filepath.Base(path)+"-*")
 	if err != nil {
-		return fixHint(err)
+		return f.fixHint(err)
 	}
 	defer func() {
 		if err != nil {
@@ -270,7 +272,7 @@ func (f *Folder) MoveAside(name string, why error) {
 func (f *Folder) MakeDir(sub string) error {
 	p := f.path(sub)
 	if err := os.MkdirAll(p, 0o750); err != nil {
-		return fmt.Errorf("state: create %s: %w", p, fixHint(err))
+		return fmt.Errorf("state: create %s: %w", p, f.fixHint(err))
 	}
 	f.own(p)
 	return nil
@@ -322,7 +324,7 @@ func (f *Folder) TryClaim(name string) (*Claim, error) {
 func (f *Folder) openClaim(path string) (*Claim, error) {
 	l, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o640)
 	if err != nil {
-		return nil, fmt.Errorf("state: cannot take the claim %s: %w: remove it (no odoo-notify process runs then)", path, fixHint(err))
+		return nil, fmt.Errorf("state: cannot take the claim %s: %w: remove it (no odoo-notify process runs then)", path, f.fixHint(err))
 	}
 	f.own(l.Name())
 	if err := flock(l, syscall.LOCK_EX|syscall.LOCK_NB); err != nil {

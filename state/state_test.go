@@ -4,10 +4,12 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -165,5 +167,41 @@ func TestMoveAside(t *testing.T) {
 	m, _ := filepath.Glob(filepath.Join(dir, "gate.json.corrupt-*"))
 	if len(m) != 1 {
 		t.Fatalf("moved aside: %v", m)
+	}
+}
+
+// A folder this user may not write (root made it for the handler's user)
+// says what to fix.
+func TestAFolderOfAnotherUserSaysWhatToFix(t *testing.T) {
+	if dir := os.Getenv("STATE_TEST_OPEN"); dir != "" {
+		_, err := Open(dir, nil)
+		os.Stdout.WriteString("ERR " + fmt.Sprint(err) + "\n")
+		os.Exit(0)
+	}
+	if os.Geteuid() != 0 {
+		t.Skip("needs root, to run a process as nobody")
+	}
+	base := t.TempDir()
+	os.Chmod(filepath.Dir(base), 0o755) // the test's own temporary folders, 0700
+	os.Chmod(base, 0o755)
+	bin := filepath.Join(base, "state.test")
+	if out, err := exec.Command("cp", os.Args[0], bin).CombinedOutput(); err != nil {
+		t.Fatal(err, string(out))
+	}
+	os.Chmod(bin, 0o755)
+	dir := filepath.Join(base, "odoo-notify")
+	if err := os.Mkdir(dir, 0o750); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(bin, "-test.run=^TestAFolderOfAnotherUserSaysWhatToFix$")
+	cmd.Env = append(os.Environ(), "STATE_TEST_OPEN="+dir)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatal(err, string(out))
+	}
+	want := "run as the odoo-notify user or fix the owner (chown -R odoo-notify: " + dir + ")"
+	if !strings.Contains(string(out), "permission denied") || !strings.Contains(string(out), want) {
+		t.Fatalf("Open as nobody in root's folder: %s\nwant it to say %q", out, want)
 	}
 }
