@@ -1,13 +1,6 @@
 package gate
 
-import (
-	"errors"
-	"fmt"
-	"io/fs"
-	"path/filepath"
-
-	"github.com/odoo-notify/odoo-notify/state"
-)
+import "github.com/odoo-notify/odoo-notify/state"
 
 // FileName is the gate's record in the state folder.
 const FileName = "gate.json"
@@ -16,30 +9,10 @@ const FileName = "gate.json"
 // empty state, a corrupt one is moved aside and starts afresh. It takes no
 // lock: a read-modify-write calls it inside f.Update.
 func Load(f *state.Folder) *State {
-	b, err := f.ReadFile(FileName)
-	if errors.Is(err, fs.ErrNotExist) {
-		return New()
-	}
-	if err != nil {
-		f.Log().Warn("state: cannot read the dedup state: deciding without it", "path", filepath.Join(f.Path(), FileName), "error", err)
-		return New()
-	}
-	st, err := Decode(b)
-	if err != nil {
-		f.MoveAside(FileName, err)
-		return New()
-	}
-	return st
+	return state.Load(f, FileName, "state: cannot read the dedup state: deciding without it", Decode, New)
 }
 
 // Save replaces the gate's state in the state folder, under its lock.
 func Save(tx *state.Tx, st *State) error {
-	b, err := st.Encode()
-	if err != nil {
-		return err
-	}
-	if err := tx.WriteFile(FileName, b); err != nil {
-		return fmt.Errorf("state: save dedup state: %w", err)
-	}
-	return nil
+	return state.Save(tx, FileName, "save dedup state", st.Encode)
 }

@@ -343,3 +343,38 @@ func (c *Claim) Release() {
 		c.f.Close()
 	}
 }
+
+// Load reads the record name with decode, for an owner whose state is one
+// file: a missing file is empty(); one that cannot be read is empty() too,
+// with the warning unreadable and the error; one that decode refuses is
+// moved aside (MoveAside) and is empty(). It takes no lock: a
+// read-modify-write calls it inside Update.
+func Load[T any](f *Folder, name, unreadable string, decode func([]byte) (T, error), empty func() T) T {
+	b, err := f.ReadFile(name)
+	if errors.Is(err, fs.ErrNotExist) {
+		return empty()
+	}
+	if err != nil {
+		f.log.Warn(unreadable, "path", f.path(name), "error", err)
+		return empty()
+	}
+	v, err := decode(b)
+	if err != nil {
+		f.MoveAside(name, err)
+		return empty()
+	}
+	return v
+}
+
+// Save replaces the record name with what encode gives (WriteFile), under
+// the lock; what names the record in the error ("save incidents").
+func Save(tx *Tx, name, what string, encode func() ([]byte, error)) error {
+	b, err := encode()
+	if err != nil {
+		return err
+	}
+	if err := tx.WriteFile(name, b); err != nil {
+		return fmt.Errorf("state: %s: %w", what, err)
+	}
+	return nil
+}
