@@ -4,8 +4,9 @@
 // every channel has a token bucket shared by every process on the host.
 //
 // Every decision is a pure function of the State, the failure and the time
-// it is given (the shape of alertmanager's dedup stage): the package does no
-// I/O. The outbox package keeps the State on disk under a file lock.
+// it is given (the shape of alertmanager's dedup stage): they do no I/O.
+// Load and Save keep the State in its own file of the state folder (package
+// state), Save under the folder's lock.
 package gate
 
 import (

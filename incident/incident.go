@@ -4,8 +4,8 @@
 // exactly one recovery notice.
 //
 // Like the gate, every decision is a pure function of the State, what is
-// known of the unit and the time it is given: the package does no I/O. The
-// outbox keeps the State on disk under its lock.
+// known of the unit and the time it is given: they do no I/O. Load and Save
+// keep the State in its own file of the state folder (package state).
 package incident
 
 import (

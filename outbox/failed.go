@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -28,7 +27,7 @@ type Failed struct {
 }
 
 func (s *Store) failedPath(f Failed) string {
-	return filepath.Join(s.dir, failedDir, hashID(f.Unit, f.InvocationID)+entryExt)
+	return failedDir + "/" + hashID(f.Unit, f.InvocationID) + entryExt
 }
 
 // SaveFailed records a failed run (written, renamed). It is the hook's, and
@@ -39,15 +38,14 @@ func (s *Store) SaveFailed(f Failed) error {
 		return errors.New("state: record a failed run: no unit")
 	}
 	dir := filepath.Join(s.dir, failedDir)
-	if err := os.MkdirAll(dir, 0o750); err != nil {
+	if err := s.f.MakeDir(failedDir); err != nil {
 		return fmt.Errorf("state: record a failed run: %w", err)
 	}
-	s.own(dir)
 	b, err := json.Marshal(f)
 	if err != nil {
 		return fmt.Errorf("state: record a failed run: %w", err)
 	}
-	if err := s.writeFileCached(s.failedPath(f), append(b, '\n')); err != nil {
+	if err := s.f.WriteFileCached(s.failedPath(f), append(b, '\n')); err != nil {
 		return fmt.Errorf("state: record a failed run of %s in %s: %w", f.Unit, dir, err)
 	}
 	return nil
@@ -56,8 +54,7 @@ func (s *Store) SaveFailed(f Failed) error {
 // FailedRuns lists the recorded failed runs, oldest first; of unit only
 // when unit is not empty. A record that does not parse is moved aside.
 func (s *Store) FailedRuns(unit string) []Failed {
-	dir := filepath.Join(s.dir, failedDir)
-	des, err := os.ReadDir(dir)
+	des, err := s.f.ReadDir(failedDir)
 	if err != nil {
 		return nil
 	}
@@ -66,15 +63,15 @@ func (s *Store) FailedRuns(unit string) []Failed {
 		if !strings.HasSuffix(de.Name(), entryExt) || strings.HasPrefix(de.Name(), tmpPrefix) {
 			continue
 		}
-		path := filepath.Join(dir, de.Name())
-		b, err := os.ReadFile(path)
+		name := failedDir + "/" + de.Name()
+		b, err := s.f.ReadFile(name)
 		if err != nil {
-			s.log.Warn("state: cannot read a failed run's record", "path", path, "error", err)
+			s.log.Warn("state: cannot read a failed run's record", "path", filepath.Join(s.dir, name), "error", err)
 			continue
 		}
 		var f Failed
 		if err := json.Unmarshal(b, &f); err != nil || f.Unit == "" {
-			s.moveAside(path, fmt.Errorf("not a failed run's record: %v", err))
+			s.f.MoveAside(name, fmt.Errorf("not a failed run's record: %v", err))
 			continue
 		}
 		if unit == "" || f.Unit == unit {
@@ -88,9 +85,8 @@ func (s *Store) FailedRuns(unit string) []Failed {
 // RemoveFailed forgets a failed run once its report is decided: sent, in
 // the outbox, or held by the gate.
 func (s *Store) RemoveFailed(f Failed) error {
-	err := os.Remove(s.failedPath(f))
-	if err != nil && !errors.Is(err, os.ErrNotExist) {
+	if err := s.f.Remove(s.failedPath(f)); err != nil {
 		return fmt.Errorf("state: remove the record of a failed run of %s: %w", f.Unit, err)
 	}
-	return syncDir(filepath.Join(s.dir, failedDir))
+	return nil
 }

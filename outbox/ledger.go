@@ -4,8 +4,6 @@ import (
 	"encoding/json"
 	"errors"
 	"io/fs"
-	"os"
-	"path/filepath"
 	"time"
 )
 
@@ -26,7 +24,7 @@ type Ledger map[string]map[string]Last
 // Delivered reads the ledger of reports that left the outbox, without
 // locking.
 func (s *Store) Delivered() Ledger {
-	b, err := os.ReadFile(filepath.Join(s.dir, ledgerName))
+	b, err := s.f.ReadFile(ledgerName)
 	l := Ledger{}
 	if err != nil {
 		if !errors.Is(err, fs.ErrNotExist) {
@@ -35,7 +33,7 @@ func (s *Store) Delivered() Ledger {
 		return l
 	}
 	if err := json.Unmarshal(b, &l); err != nil {
-		s.moveAside(filepath.Join(s.dir, ledgerName), err)
+		s.f.MoveAside(ledgerName, err)
 		return Ledger{}
 	}
 	return l
@@ -58,7 +56,7 @@ func (s *Store) noteDelivered(e *Entry) {
 	}
 	b, err := json.Marshal(l)
 	if err == nil {
-		err = s.writeFile(filepath.Join(s.dir, ledgerName), append(b, '\n'))
+		err = s.f.WriteFile(ledgerName, append(b, '\n'))
 	}
 	if err != nil {
 		s.log.Warn("state: cannot record the last deliveries (status shows older ones)", "unit", e.Report.Unit, "error", err)

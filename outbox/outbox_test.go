@@ -341,11 +341,11 @@ func TestCorruptFilesAreMovedAsideAndTheReportGoesOut(t *testing.T) {
 		file string
 		data func(t *testing.T, dir string) []byte
 	}{
-		{"corrupt gate state", gateName, func(*testing.T, string) []byte { return []byte("\x00\xffnot json") }},
-		{"truncated gate state", gateName, func(*testing.T, string) []byte {
+		{"corrupt gate state", gate.FileName, func(*testing.T, string) []byte { return []byte("\x00\xffnot json") }},
+		{"truncated gate state", gate.FileName, func(*testing.T, string) []byte {
 			return []byte(`{"version":1,"units":{"odoo.service":{"runs":{"inv1":"2026-`)
 		}},
-		{"gate state of a future version", gateName, func(*testing.T, string) []byte { return []byte(`{"version":9}`) }},
+		{"gate state of a future version", gate.FileName, func(*testing.T, string) []byte { return []byte(`{"version":9}`) }},
 		{"corrupt outbox entry", "outbox/x.json", func(*testing.T, string) []byte { return []byte("garbage") }},
 		{"truncated outbox entry", "outbox/x.json", func(t *testing.T, d string) []byte { b := good(t, d); return b[:len(b)/2] }},
 		{"outbox entry of a future version", "outbox/x.json", func(*testing.T, string) []byte { return []byte(`{"version":7,"id":"x"}`) }},
@@ -397,7 +397,7 @@ func TestUnusableStateFolderStillDelivers(t *testing.T) {
 		{"full", func(t *testing.T, dir string) {
 			mountTmpfs(t, dir, "size=64k")
 			os.MkdirAll(filepath.Join(dir, entryDir), 0o750)
-			os.WriteFile(filepath.Join(dir, lockName), nil, 0o640)
+			os.WriteFile(filepath.Join(dir, "lock"), nil, 0o640)
 			f, _ := os.Create(filepath.Join(dir, "filler"))
 			f.Write(make([]byte, 1<<20)) // fails when the disk is full: that is the point
 			f.Close()
@@ -453,7 +453,7 @@ func TestSameRunFoundInTheOutboxKeepsWhatWasDelivered(t *testing.T) {
 	e.sinks["b"].status.Store(500)
 	s := e.sender(t)
 	s.Dispatch(ctxT(t), crash("odoo.service", "inv1", "3"), false)
-	if err := os.Remove(filepath.Join(e.dir, gateName)); err != nil {
+	if err := os.Remove(filepath.Join(e.dir, gate.FileName)); err != nil {
 		t.Fatal(err)
 	}
 	e.sinks["b"].status.Store(200)

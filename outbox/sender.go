@@ -15,6 +15,7 @@ import (
 	"github.com/odoo-notify/odoo-notify/incident"
 	"github.com/odoo-notify/odoo-notify/notifiers"
 	"github.com/odoo-notify/odoo-notify/report"
+	"github.com/odoo-notify/odoo-notify/state"
 )
 
 // Sender takes a report through the gate into the outbox and delivers what
@@ -278,7 +279,7 @@ func (s *Sender) Flush(ctx context.Context, units func(ctx context.Context, unit
 	// Ask systemd first, without the lock: D-Bus may be slow.
 	now := map[string]incident.Unit{}
 	if units != nil {
-		st := s.Store.loadIncidents()
+		st := incident.Load(s.Store.f)
 		names := slices.Collect(maps.Keys(st.Open))
 		for u := range st.Silences {
 			names = append(names, u)
@@ -372,7 +373,7 @@ func (s *Sender) OpenIncident(unit string) *incident.Incident {
 	if s.Store == nil {
 		return nil
 	}
-	return s.Store.loadIncidents().Get(unit)
+	return incident.Load(s.Store.f).Get(unit)
 }
 
 // endSilences opens the incidents that came during a silence that is over,
@@ -460,9 +461,10 @@ type item struct {
 // waitsForOpening is why a follow-up is not sent yet.
 const waitsForOpening = "waits for the incident's opening report to reach this channel"
 
-// tx is what one pass holds under the lock: the gate's and the
-// incidents' state, and the time the pass decides at.
+// tx is what one pass holds under the lock: the state folder, the gate's
+// and the incidents' state, and the time the pass decides at.
 type tx struct {
+	file *state.Tx
 	gate *gate.State
 	inc  *incident.State
 	now  time.Time
@@ -473,38 +475,43 @@ type tx struct {
 // record.
 func (s *Sender) run(ctx context.Context, out *Outcome, prepare func(*tx) (*Entry, error)) {
 	log := s.log()
-	unlock, err := s.Store.lock(ctx)
-	if err != nil {
-		out.Degraded = err
-		return
-	}
-	t := &tx{gate: s.Store.loadGate(), inc: s.Store.loadIncidents(), now: s.now()}
-	before, _ := t.inc.Encode()
-	own, err := prepare(t)
-	if err != nil {
-		unlock()
-		out.Degraded = err
-		return
-	}
-	if own != nil {
-		out.Sent = own.Report
-	}
-	items, claims, ownClaimed := s.plan(ctx, t.gate, own, t.now, out)
-	// The incidents first, then the gate: killed between the two, the next
-	// run for this failed run finds it counted in its incident (Dispatch
-	// takes it as seen) rather than seen by the gate with no incident to
-	// resolve.
-	t.inc.Prune(t.now)
-	if after, _ := t.inc.Encode(); !bytes.Equal(before, after) {
-		if err := s.Store.saveIncidents(t.inc); err != nil {
-			log.Warn("state: the incidents could not be saved: the next failure may open a new one", "error", err)
+	var (
+		own        *Entry
+		items      []*item
+		claims     map[string]*state.Claim
+		ownClaimed bool
+	)
+	err := s.Store.f.Update(ctx, func(file *state.Tx) error {
+		t := &tx{file: file, gate: gate.Load(file.Folder), inc: incident.Load(file.Folder), now: s.now()}
+		before, _ := t.inc.Encode()
+		var err error
+		if own, err = prepare(t); err != nil {
+			return err
 		}
+		if own != nil {
+			out.Sent = own.Report
+		}
+		items, claims, ownClaimed = s.plan(ctx, file, t.gate, own, t.now, out)
+		// The incidents first, then the gate: killed between the two, the
+		// next run for this failed run finds it counted in its incident
+		// (Dispatch takes it as seen) rather than seen by the gate with no
+		// incident to resolve.
+		t.inc.Prune(t.now)
+		if after, _ := t.inc.Encode(); !bytes.Equal(before, after) {
+			if err := incident.Save(file, t.inc); err != nil {
+				log.Warn("state: the incidents could not be saved: the next failure may open a new one", "error", err)
+			}
+		}
+		t.gate.Prune(s.Limits, s.MaxAge, t.now, s.Rates)
+		if err := gate.Save(file, t.gate); err != nil {
+			log.Warn("state: the dedup state could not be saved: the next run may report this failure again", "error", err)
+		}
+		return nil
+	})
+	if err != nil {
+		out.Degraded = err
+		return
 	}
-	t.gate.Prune(s.Limits, s.MaxAge, t.now, s.Rates)
-	if err := s.Store.saveGate(t.gate); err != nil {
-		log.Warn("state: the dedup state could not be saved: the next run may report this failure again", "error", err)
-	}
-	unlock()
 
 	s.deliver(ctx, items, time.Now())
 
@@ -516,9 +523,9 @@ func (s *Sender) run(ctx context.Context, out *Outcome, prepare func(*tx) (*Entr
 
 // plan claims the entries this process will deliver, drops those too old,
 // and reserves a token for each delivery. It runs under the lock.
-func (s *Sender) plan(ctx context.Context, st *gate.State, own *Entry, now time.Time, out *Outcome) (items []*item, claims map[string]*claim, ownClaimed bool) {
+func (s *Sender) plan(ctx context.Context, file *state.Tx, st *gate.State, own *Entry, now time.Time, out *Outcome) (items []*item, claims map[string]*state.Claim, ownClaimed bool) {
 	log := s.log()
-	claims = map[string]*claim{}
+	claims = map[string]*state.Claim{}
 	maxWait := 10 * time.Second
 	if dl, ok := ctx.Deadline(); ok {
 		// Wait for a token at most half of what is left, so that the send
@@ -553,9 +560,9 @@ func (s *Sender) plan(ctx context.Context, st *gate.State, own *Entry, now time.
 			ownClaimed = true
 		}
 		if s.MaxAge > 0 && now.Sub(e.Created) >= s.MaxAge && !isOwn {
-			s.drop(e, now)
+			s.drop(file, e, now)
 			out.Dropped++
-			c.release()
+			c.Release()
 			continue
 		}
 		claims[e.ID] = c
@@ -601,7 +608,7 @@ func (s *Sender) plan(ctx context.Context, st *gate.State, own *Entry, now time.
 
 // drop gives up on an entry older than max_age, with an error line for
 // each channel that never got it.
-func (s *Sender) drop(e *Entry, now time.Time) {
+func (s *Sender) drop(file *state.Tx, e *Entry, now time.Time) {
 	for _, d := range e.Channels {
 		if d.Done() {
 			continue
@@ -610,7 +617,7 @@ func (s *Sender) drop(e *Entry, now time.Time) {
 			"unit", e.Report.Unit, "channel", d.Channel, "report_id", d.ReportID, "subject", e.Report.Subject(),
 			"created", e.Created.UTC().Format(time.RFC3339), "max_age", s.MaxAge, "attempt", d.Attempts, "last_error", d.LastError)
 	}
-	if err := s.remove(e); err != nil {
+	if err := s.remove(file, e); err != nil {
 		s.log().Warn("outbox: could not remove an expired report", "unit", e.Report.Unit, "error", err)
 	}
 }
@@ -668,42 +675,42 @@ func (s *Sender) deliver(ctx context.Context, items []*item, planned time.Time) 
 func (s *Sender) recordOne(ctx context.Context, it *item) bool {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	defer cancel()
-	unlock, err := s.Store.lock(ctx)
-	if err != nil {
-		return false
-	}
-	defer unlock()
-	e := s.Store.readEntry(it.e.ID)
-	if e == nil {
-		return false
-	}
-	d := e.delivery(it.d.Channel)
-	if d == nil {
-		return false
-	}
-	applyResult(d, it.res, s.now())
-	if err := s.Store.putEntry(e); err != nil {
-		s.log().Warn("outbox: a delivery could not be recorded yet; the end of the run tries again", "unit", e.Report.Unit, "channel", it.ch.String(), "error", err)
-		return false
-	}
-	return true
+	recorded := false
+	_ = s.Store.f.Update(ctx, func(*state.Tx) error {
+		e := s.Store.readEntry(it.e.ID)
+		if e == nil {
+			return nil
+		}
+		d := e.delivery(it.d.Channel)
+		if d == nil {
+			return nil
+		}
+		applyResult(d, it.res, s.now())
+		if err := s.Store.putEntry(e); err != nil {
+			s.log().Warn("outbox: a delivery could not be recorded yet; the end of the run tries again", "unit", e.Report.Unit, "channel", it.ch.String(), "error", err)
+			return nil
+		}
+		recorded = true
+		return nil
+	})
+	return recorded
 }
 
 // remove takes a report out of the outbox, under the lock. What it
 // delivered is kept first, where its entry was read until now: the last
 // delivery per channel (for status) and, for an incident's opening report,
 // the channels that got it (its follow-ups go there).
-func (s *Sender) remove(e *Entry) error {
+func (s *Sender) remove(file *state.Tx, e *Entry) error {
 	s.Store.noteDelivered(e)
 	if r := e.Report; r.Event == report.EventFiring && r.Incident != nil {
-		st := s.Store.loadIncidents()
+		st := incident.Load(file.Folder)
 		if in := st.Get(r.Unit); in != nil && in.OpeningEntry == e.ID {
 			for _, d := range e.Channels {
 				if !d.Delivered.IsZero() {
 					in.MarkDelivered(d.Channel)
 				}
 			}
-			if err := s.Store.saveIncidents(st); err != nil {
+			if err := incident.Save(file, st); err != nil {
 				s.log().Warn("incident: could not record which channels got the opening report: its follow-ups may not go there", "unit", r.Unit, "error", err)
 			}
 		}
@@ -727,11 +734,11 @@ func applyResult(d *Delivery, res *notifiers.Result, now time.Time) {
 // record writes what was delivered, under the lock, and gives back the
 // tokens of deliveries that were not attempted. If the lock cannot be had,
 // nothing is recorded: the reports stay and go again with the same ids.
-func (s *Sender) record(ctx context.Context, items []*item, claims map[string]*claim, out *Outcome) {
+func (s *Sender) record(ctx context.Context, items []*item, claims map[string]*state.Claim, out *Outcome) {
 	log := s.log()
 	defer func() {
 		for _, c := range claims {
-			c.release()
+			c.Release()
 		}
 	}()
 	for _, it := range items {
@@ -760,12 +767,18 @@ func (s *Sender) record(ctx context.Context, items []*item, claims map[string]*c
 	// Recording must happen even when the run's deadline has passed.
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()
-	unlock, err := s.Store.lock(ctx)
+	err := s.Store.f.Update(ctx, func(file *state.Tx) error {
+		s.recordLocked(file, items, claims, out)
+		return nil
+	})
 	if err != nil {
 		log.Error("outbox: deliveries could not be recorded: they will be sent again with the same ids", "error", err)
-		return
 	}
-	defer unlock()
+}
+
+// recordLocked is the part of record that holds the lock.
+func (s *Sender) recordLocked(file *state.Tx, items []*item, claims map[string]*state.Claim, out *Outcome) {
+	log := s.log()
 	now := s.now()
 	refund := false
 	for _, it := range items {
@@ -774,13 +787,13 @@ func (s *Sender) record(ctx context.Context, items []*item, claims map[string]*c
 		}
 	}
 	if refund {
-		st := s.Store.loadGate()
+		st := gate.Load(file.Folder)
 		for _, it := range items {
 			if it.reserved && it.res == nil {
 				st.Refund(it.ch.Name, s.Rates[it.ch.Name], now)
 			}
 		}
-		if err := s.Store.saveGate(st); err != nil {
+		if err := gate.Save(file, st); err != nil {
 			log.Warn("state: unused rate-limit tokens could not be given back", "error", err)
 		}
 	}
@@ -801,7 +814,7 @@ func (s *Sender) record(ctx context.Context, items []*item, claims map[string]*c
 			applyResult(d, it.res, now)
 		}
 		if e.Done() {
-			if err := s.remove(e); err != nil {
+			if err := s.remove(file, e); err != nil {
 				log.Warn("outbox: a delivered report could not be removed: it may be sent again with the same id", "unit", e.Report.Unit, "error", err)
 			}
 			continue

@@ -5,12 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"os"
-	"path/filepath"
 	"strings"
 	"time"
 
 	"github.com/odoo-notify/odoo-notify/internal/lazyre"
+	"github.com/odoo-notify/odoo-notify/state"
 )
 
 // threadDir holds, per incident thread on a channel that threads (a Slack
@@ -27,17 +26,18 @@ func (s *Store) threadPath(id string) (string, error) {
 	if !threadIDRE.MatchString(id) {
 		return "", fmt.Errorf("state: %q is not a thread id", id)
 	}
-	return filepath.Join(s.dir, threadDir, id+entryExt), nil
+	return threadDir + "/" + id + entryExt, nil
 }
 
 // LoadThread returns the record saved under id, nil when there is none. It
-// takes no lock: records are replaced whole (writeFile), never in place.
+// takes no lock: records are replaced whole (state's WriteFile), never in
+// place.
 func (s *Store) LoadThread(_ context.Context, id string) ([]byte, error) {
 	p, err := s.threadPath(id)
 	if err != nil {
 		return nil, err
 	}
-	b, err := os.ReadFile(p)
+	b, err := s.f.ReadFile(p)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil
 	}
@@ -55,37 +55,32 @@ func (s *Store) UpdateThread(ctx context.Context, id string, change func(old []b
 	if err != nil {
 		return err
 	}
-	unlock, err := s.lock(ctx)
-	if err != nil {
-		return err
-	}
-	defer unlock()
-	old, err := os.ReadFile(p)
-	if err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return fmt.Errorf("state: read thread: %w", err)
-	}
-	b, err := change(old)
-	if err != nil || b == nil {
-		return err
-	}
-	dir := filepath.Dir(p)
-	if old == nil {
-		if err := os.MkdirAll(dir, 0o750); err != nil {
-			return fmt.Errorf("state: create %s: %w", dir, err)
+	return s.f.Update(ctx, func(tx *state.Tx) error {
+		old, err := tx.ReadFile(p)
+		if err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("state: read thread: %w", err)
 		}
-		s.own(dir)
-		s.pruneThreads(dir, time.Now())
-	}
-	if err := s.writeFile(p, b); err != nil {
-		return fmt.Errorf("state: save thread: %w", err)
-	}
-	return nil
+		b, err := change(old)
+		if err != nil || b == nil {
+			return err
+		}
+		if old == nil {
+			if err := tx.MakeDir(threadDir); err != nil {
+				return err
+			}
+			s.pruneThreads(time.Now())
+		}
+		if err := tx.WriteFile(p, b); err != nil {
+			return fmt.Errorf("state: save thread: %w", err)
+		}
+		return nil
+	})
 }
 
 // pruneThreads removes the records unchanged for ThreadMaxAge, and
 // temporary files a killed process left.
-func (s *Store) pruneThreads(dir string, now time.Time) {
-	des, err := os.ReadDir(dir)
+func (s *Store) pruneThreads(now time.Time) {
+	des, err := s.f.ReadDir(threadDir)
 	if err != nil {
 		return
 	}
@@ -96,7 +91,7 @@ func (s *Store) pruneThreads(dir string, now time.Time) {
 		}
 		age := now.Sub(info.ModTime())
 		if (strings.HasSuffix(de.Name(), entryExt) && age > ThreadMaxAge) || (strings.HasPrefix(de.Name(), tmpPrefix) && age > time.Hour) {
-			os.Remove(filepath.Join(dir, de.Name()))
+			s.f.RemoveQuiet(threadDir + "/" + de.Name())
 		}
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/odoo-notify/odoo-notify/notifiers"
 	"github.com/odoo-notify/odoo-notify/outbox"
 	"github.com/odoo-notify/odoo-notify/report"
+	"github.com/odoo-notify/odoo-notify/state"
 )
 
 // deliver takes rep through the gate (dedup, limits; a test report skips
@@ -44,7 +45,7 @@ func (a *app) deliver(ctx context.Context, rep *report.Report, channels []notifi
 	code := exitCode(err)
 	if o.Waiting > 0 && o.Degraded == nil {
 		a.log.Warn("undelivered reports wait in the outbox: odoo-notify flush (odoo-notify-flush.timer) sends them when the channel is back",
-			"unit", rep.Unit, "waiting", o.Waiting, "state_dir", outbox.Dir(a.stateDir, a.getenv))
+			"unit", rep.Unit, "waiting", o.Waiting, "state_dir", state.Dir(a.stateDir, a.getenv))
 	}
 	switch {
 	case o.Degraded != nil && code == exitTempFail:
@@ -65,7 +66,7 @@ func (a *app) testFire(ctx context.Context, rep *report.Report, channels []notif
 		fmt.Fprintln(out, "the test report is not kept nor retried: fix the channel and run odoo-notify test again")
 	}
 	if o.Waiting > 0 {
-		a.log.Warn("older reports wait in the outbox: odoo-notify flush sends them", "waiting", o.Waiting, "state_dir", outbox.Dir(a.stateDir, a.getenv))
+		a.log.Warn("older reports wait in the outbox: odoo-notify flush sends them", "waiting", o.Waiting, "state_dir", state.Dir(a.stateDir, a.getenv))
 	}
 	return err
 }

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/odoo-notify/odoo-notify/outbox"
+	"github.com/odoo-notify/odoo-notify/state"
 )
 
 // hookTimeout bounds the hook: the watched unit's restart waits for it.
@@ -45,7 +46,7 @@ func runHook(ctx context.Context, a *app, args []string) error {
 	// $STATE_DIRECTORY here is the watched unit's own, not odoo-notify's.
 	dir := a.stateDir
 	if dir == "" {
-		dir = outbox.DefaultDir
+		dir = state.DefaultDir
 	}
 	if st, err := outbox.Open(dir, a.log); err != nil {
 		a.log.Error("hook: the failed run cannot be recorded; the handler is started all the same", "unit", unit, "error", err)

@@ -17,6 +17,7 @@ import (
 	"github.com/odoo-notify/odoo-notify/internal/sysbus"
 	"github.com/odoo-notify/odoo-notify/journal"
 	"github.com/odoo-notify/odoo-notify/outbox"
+	"github.com/odoo-notify/odoo-notify/state"
 )
 
 // Exit codes, as sysexits(3) has them.
@@ -239,7 +240,7 @@ func httpClient() *http.Client {
 // first time a run needs it, and gives the same Store, or error, after.
 func (a *app) openStore() (*outbox.Store, error) {
 	if a.st == nil && a.stErr == nil {
-		a.st, a.stErr = outbox.Open(outbox.Dir(a.stateDir, a.getenv), a.log)
+		a.st, a.stErr = outbox.Open(state.Dir(a.stateDir, a.getenv), a.log)
 	}
 	return a.st, a.stErr
 }
