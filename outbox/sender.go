@@ -127,7 +127,12 @@ func (s *Sender) Dispatch(ctx context.Context, rep *report.Report, bypass bool) 
 			}
 			return nil, nil
 		}
-		in := tx.inc.Record(incident.Failure{Unit: rep.Unit, InvocationID: rep.InvocationID, Cause: CauseOf(rep), At: failedAt(rep)})
+		in := tx.inc.Get(rep.Unit)
+		if in == nil || rep.Result != "start-limit-hit" {
+			in = tx.inc.Record(incident.Failure{Unit: rep.Unit, InvocationID: rep.InvocationID, Cause: CauseOf(rep), At: failedAt(rep)})
+		}
+		// else no process ran: the start limit stopping the loop is an
+		// update of its incident, which keeps its count and last cause.
 		var d gate.Decision
 		switch {
 		case tx.inc.Silenced(rep.Unit, tx.now):
@@ -153,8 +158,25 @@ func (s *Sender) Dispatch(ctx context.Context, rep *report.Report, bypass bool) 
 }
 
 // CauseOf is how a failure is counted in its incident: the analysed cause,
-// else what systemd saw ("exit-code (status 1)").
+// else what systemd saw ("exit-code (status 1)"). The start limit is only
+// why systemd stopped restarting: a run is counted by what it died of, as
+// the crash history says of it, else of the loop's last run.
 func CauseOf(rep *report.Report) string {
+	if rep.Cause == "start-limit-hit" {
+		last := ""
+		for _, c := range rep.Crashes {
+			if c.Cause == "" {
+				continue
+			}
+			if c.InvocationID == rep.InvocationID {
+				return c.Cause
+			}
+			last = c.Cause
+		}
+		if last != "" {
+			return last
+		}
+	}
 	switch rep.Cause {
 	case "", "unknown", rep.Result, "exit-code", "signal", "core-dump":
 		return gate.FailureOf(rep).Label()
