@@ -127,12 +127,14 @@ func (s *Sender) Dispatch(ctx context.Context, rep *report.Report, bypass bool) 
 			}
 			return nil, nil
 		}
+		// The start limit refusing a restart is no failed run (no process
+		// ran): with an incident open it is an update of it saying the
+		// loop stopped, which keeps the incident's count and last cause.
 		in := tx.inc.Get(rep.Unit)
-		if in == nil || rep.Result != "start-limit-hit" {
+		stopped := in != nil && rep.Result == "start-limit-hit"
+		if !stopped {
 			in = tx.inc.Record(incident.Failure{Unit: rep.Unit, InvocationID: rep.InvocationID, Cause: CauseOf(rep), At: failedAt(rep)})
 		}
-		// else no process ran: the start limit stopping the loop is an
-		// update of its incident, which keeps its count and last cause.
 		var d gate.Decision
 		switch {
 		case tx.inc.Silenced(rep.Unit, tx.now):
@@ -141,6 +143,11 @@ func (s *Sender) Dispatch(ctx context.Context, rep *report.Report, bypass bool) 
 			return nil, nil
 		case !in.Announced:
 			d = tx.gate.Open(f, tx.now)
+		case stopped:
+			// Once a loop, and no failure: neither a dedup window nor
+			// the limits hold it, nor would a digest count it.
+			tx.gate.Note(f, tx.now)
+			d = gate.Decision{Verdict: gate.Send}
 		default:
 			d = tx.gate.Decide(f, s.Limits, tx.now)
 		}

@@ -876,8 +876,11 @@ func TestFaultStartLimitAfterMergedHandlerStarts(t *testing.T) {
 	if last.Incident.Causes != "db-unreachable x5" {
 		t.Errorf("incident causes %q, want db-unreachable x5: the start limit is no failure of its own", last.Incident.Causes)
 	}
-	if last.Event != "update" || !strings.Contains(last.Summary, "stopped restarting") {
-		t.Errorf("the last report is %q %q %q, want an update saying the start limit stopped the loop", last.Event, last.Subject, last.Summary)
+	var stop report.Report
+	_, _, bodies := r.hook.got()
+	json.Unmarshal([]byte(bodies[len(bodies)-1]), &stop)
+	if last.Event != "update" || stop.Result != "start-limit-hit" || !strings.Contains(last.Summary, "stopped restarting") {
+		t.Errorf("the last report is %q %q %q, want an update saying the start limit stopped the loop", last.Event, stop.Result, last.Summary)
 	}
 	ids := map[string]bool{}
 	for _, h := range hs {
