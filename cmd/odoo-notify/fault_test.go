@@ -770,11 +770,10 @@ func digestAfterTheWindow(t *testing.T, window time.Duration) bool {
 	return true
 }
 
-// systemd 252 starts the handler once, when the start limit is hit; the
-// report lists every crash of the loop from systemd's journal messages.
-func TestFaultCrashLoopOnSystemd252ListsEveryCrash(t *testing.T) {
-	r := newRig(t, rigOpts{})
-	r.mail.start(t)
+// startLimitJournal is a journal in which runs 41 to 45 of odoo.service
+// logged line and exited with status ("3/NOTIMPLEMENTED"), each restarted,
+// until the start limit refused a sixth start: systemd 252's messages.
+func startLimitJournal(t *testing.T, line, status string) string {
 	sd := func(inv int, msg string, kv ...string) testenv.Entry {
 		e := testenv.Entry{"UNIT": "odoo.service", "_PID": "1", "SYSLOG_IDENTIFIER": "systemd", "_TRANSPORT": "journal", "MESSAGE": msg}
 		if inv > 0 {
@@ -785,19 +784,28 @@ func TestFaultCrashLoopOnSystemd252ListsEveryCrash(t *testing.T) {
 		}
 		return e
 	}
+	code, _, _ := strings.Cut(status, "/")
 	var es []testenv.Entry
 	for i := 1; i <= 5; i++ {
 		es = append(es,
 			sd(40+i, "Started odoo.service - Odoo.", "MESSAGE_ID", "39f53479d3a045ac8e11786248231fbf"),
-			testenv.Entry{"_SYSTEMD_UNIT": "odoo.service", "_SYSTEMD_INVOCATION_ID": invID(40 + i), "SYSLOG_IDENTIFIER": "odoo", "_TRANSPORT": "stdout", "MESSAGE": "odoo: cannot connect to the database"},
-			sd(40+i, "odoo.service: Main process exited, code=exited, status=3/NOTIMPLEMENTED", "MESSAGE_ID", "98e322203f7a4ed290d09fe03c09fe15", "EXIT_CODE", "exited", "EXIT_STATUS", "3"),
+			testenv.Entry{"_SYSTEMD_UNIT": "odoo.service", "_SYSTEMD_INVOCATION_ID": invID(40 + i), "SYSLOG_IDENTIFIER": "odoo", "_TRANSPORT": "stdout", "MESSAGE": line},
+			sd(40+i, "odoo.service: Main process exited, code=exited, status="+status, "MESSAGE_ID", "98e322203f7a4ed290d09fe03c09fe15", "EXIT_CODE", "exited", "EXIT_STATUS", code),
 			sd(40+i, "odoo.service: Failed with result 'exit-code'.", "MESSAGE_ID", "d9b373ed55a64feb8242e02dbe79a49c", "UNIT_RESULT", "exit-code"),
 			sd(40+i, fmt.Sprintf("odoo.service: Scheduled restart job, restart counter is at %d.", i), "MESSAGE_ID", "5eb03494b6584870a536b337290809b3", "N_RESTARTS", strconv.Itoa(i)),
 		)
 	}
 	es = append(es, sd(0, "odoo.service: Start request repeated too quickly."),
 		sd(0, "odoo.service: Failed with result 'start-limit-hit'.", "MESSAGE_ID", "d9b373ed55a64feb8242e02dbe79a49c", "UNIT_RESULT", "start-limit-hit"))
-	r.journal = testenv.WriteJournal(t, es)
+	return testenv.WriteJournal(t, es)
+}
+
+// systemd 252 starts the handler once, when the start limit is hit; the
+// report lists every crash of the loop from systemd's journal messages.
+func TestFaultCrashLoopOnSystemd252ListsEveryCrash(t *testing.T) {
+	r := newRig(t, rigOpts{})
+	r.mail.start(t)
+	r.journal = startLimitJournal(t, "odoo: cannot connect to the database", "3/NOTIMPLEMENTED")
 	r.want("dispatch after the start limit", r.dispatch(failure{inv: 45, result: "start-limit-hit"}), 0)
 	_, _, bodies := r.hook.got()
 	if len(bodies) != 1 {
@@ -824,30 +832,8 @@ func TestFaultCrashLoopOnSystemd252ListsEveryCrash(t *testing.T) {
 func TestFaultStartLimitAfterMergedHandlerStarts(t *testing.T) {
 	r := newRig(t, rigOpts{})
 	r.mail.start(t)
-	sd := func(inv int, msg string, kv ...string) testenv.Entry {
-		e := testenv.Entry{"UNIT": "odoo.service", "_PID": "1", "SYSLOG_IDENTIFIER": "systemd", "_TRANSPORT": "journal", "MESSAGE": msg}
-		if inv > 0 {
-			e["INVOCATION_ID"] = invID(inv)
-		}
-		for i := 0; i+1 < len(kv); i += 2 {
-			e[kv[i]] = kv[i+1]
-		}
-		return e
-	}
-	var es []testenv.Entry
-	for i := 1; i <= 5; i++ {
-		es = append(es,
-			sd(40+i, "Started odoo.service - Odoo.", "MESSAGE_ID", "39f53479d3a045ac8e11786248231fbf"),
-			testenv.Entry{"_SYSTEMD_UNIT": "odoo.service", "_SYSTEMD_INVOCATION_ID": invID(40 + i), "SYSLOG_IDENTIFIER": "odoo", "_TRANSPORT": "stdout",
-				"MESSAGE": "2026-01-01 10:00:00,000 1 ERROR ? odoo.sql_db: Connection to the database failed\npsycopg2.OperationalError: connection to server at \"db\" (10.0.0.5), port 5432 failed: Connection refused"},
-			sd(40+i, "odoo.service: Main process exited, code=exited, status=1/FAILURE", "MESSAGE_ID", "98e322203f7a4ed290d09fe03c09fe15", "EXIT_CODE", "exited", "EXIT_STATUS", "1"),
-			sd(40+i, "odoo.service: Failed with result 'exit-code'.", "MESSAGE_ID", "d9b373ed55a64feb8242e02dbe79a49c", "UNIT_RESULT", "exit-code"),
-			sd(40+i, fmt.Sprintf("odoo.service: Scheduled restart job, restart counter is at %d.", i), "MESSAGE_ID", "5eb03494b6584870a536b337290809b3", "N_RESTARTS", strconv.Itoa(i)),
-		)
-	}
-	es = append(es, sd(0, "odoo.service: Start request repeated too quickly."),
-		sd(0, "odoo.service: Failed with result 'start-limit-hit'.", "MESSAGE_ID", "d9b373ed55a64feb8242e02dbe79a49c", "UNIT_RESULT", "start-limit-hit"))
-	r.journal = testenv.WriteJournal(t, es)
+	r.journal = startLimitJournal(t, "2026-01-01 10:00:00,000 1 ERROR ? odoo.sql_db: Connection to the database failed\n"+
+		`psycopg2.OperationalError: connection to server at "db" (10.0.0.5), port 5432 failed: Connection refused`, "1/FAILURE")
 
 	hook := func(inv int) {
 		h := r.command(nil, "hook", "odoo.service")
