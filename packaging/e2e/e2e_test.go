@@ -627,8 +627,11 @@ func crashLoop(t *testing.T, w *world) {
 	var list struct{ Messages []testenv.Received }
 	w.mail.Get(t, "/api/v1/messages", &list)
 	w.deleteMail(t)
-	if len(hook) != 6 || len(slack) != 6 || len(list.Messages) != 6 {
-		t.Fatalf("the loop of 5 runs gave %d webhook posts, %d Slack posts, %d mails: want one report per run on each, and the start limit's update",
+	// systemd 252 keeps the last run's result when the start limit stops
+	// the loop: its OnFailure= run is that run's, and adds nothing. A
+	// systemd that says start-limit-hit gets one more update.
+	if len(hook) < 5 || len(hook) > 6 || len(slack) != len(hook) || len(list.Messages) != len(hook) {
+		t.Fatalf("the loop of 5 runs gave %d webhook posts, %d Slack posts, %d mails: want one report per run on each, and at most the start limit's update",
 			len(hook), len(slack), len(list.Messages))
 	}
 	seen := map[string]int{}
