@@ -128,7 +128,14 @@ func (s *Sender) Dispatch(ctx context.Context, rep *report.Report, bypass bool) 
 			}
 			return nil, nil
 		}
-		in := tx.inc.Record(incident.Failure{Unit: rep.Unit, InvocationID: rep.InvocationID, Cause: CauseOf(rep), At: failedAt(rep)})
+		// The start limit refusing a restart is no failed run (no process
+		// ran): with an incident open it is an update of it saying the
+		// loop stopped, which keeps the incident's count and last cause.
+		in := tx.inc.Get(rep.Unit)
+		stopped := in != nil && rep.Result == "start-limit-hit"
+		if !stopped {
+			in = tx.inc.Record(incident.Failure{Unit: rep.Unit, InvocationID: rep.InvocationID, Cause: CauseOf(rep), At: failedAt(rep)})
+		}
 		var d gate.Decision
 		switch {
 		case tx.inc.Silenced(rep.Unit, tx.now):
@@ -137,11 +144,14 @@ func (s *Sender) Dispatch(ctx context.Context, rep *report.Report, bypass bool) 
 			return nil, nil
 		case !in.Announced:
 			d = tx.gate.Open(f, tx.now)
-		case paced(rep):
-			// Its detector sends at most one per degraded_window: the
-			// dedup window would hold the spell's updates back for a
-			// digest that says the unit failed, and they spend none of
-			// the unit's max_reports, kept for its crashes and hangs.
+		case paced(rep), stopped:
+			// A degraded notice: its detector sends at most one per
+			// degraded_window; the dedup window would hold the spell's
+			// updates back for a digest that says the unit failed, and
+			// they spend none of the unit's max_reports, kept for its
+			// crashes and hangs. The start limit's refusal: once a loop,
+			// and no failure: neither a dedup window nor the limits hold
+			// it, nor would a digest count it.
 			tx.gate.Note(f, tx.now)
 			d = gate.Decision{Verdict: gate.Send}
 		default:
@@ -167,8 +177,25 @@ func paced(rep *report.Report) bool {
 }
 
 // CauseOf is how a failure is counted in its incident: the analysed cause,
-// else what systemd saw ("exit-code (status 1)").
+// else what systemd saw ("exit-code (status 1)"). The start limit is only
+// why systemd stopped restarting: a run is counted by what it died of, as
+// the crash history says of it, else of the loop's last run.
 func CauseOf(rep *report.Report) string {
+	if rep.Cause == "start-limit-hit" {
+		last := ""
+		for _, c := range rep.Crashes {
+			if c.Cause == "" {
+				continue
+			}
+			if c.InvocationID == rep.InvocationID {
+				return c.Cause
+			}
+			last = c.Cause
+		}
+		if last != "" {
+			return last
+		}
+	}
 	switch rep.Cause {
 	case "", "unknown", rep.Result, "exit-code", "signal", "core-dump":
 		return gate.FailureOf(rep).Label()

@@ -33,10 +33,20 @@ func runDispatch(ctx context.Context, a *app, args []string) error {
 	ctx, cancel := context.WithTimeout(ctx, a.cfg.General.Timeout.Duration)
 	defer cancel()
 
-	a.failed = a.recordedRun(unit)
+	// The start limit refusing a restart is no run of its own: systemd
+	// names the last run that did fail, which its hook recorded and which
+	// is reported on its own, first, below.
+	startLimit := a.getenv("MONITOR_UNIT") == unit && a.getenv("MONITOR_SERVICE_RESULT") == startLimitHit
+	if !startLimit {
+		a.failed = a.recordedRun(unit)
+	}
 	rep, err := a.buildReport(ctx, unit, jf)
 	if err != nil {
 		return err
+	}
+	if startLimit && rep.Result == startLimitHit {
+		// Told apart from the run's own report: an update of its incident.
+		rep.Episode = startLimitHit
 	}
 	if cfgErr != nil {
 		fmt.Fprint(a.stderr, rep.Text())
@@ -48,6 +58,16 @@ func runDispatch(ctx context.Context, a *app, args []string) error {
 		if len(channels) == 0 {
 			fmt.Fprint(a.stderr, rep.Text())
 			return broken
+		}
+	}
+	if startLimit {
+		// The loop's last runs may have had their handler start merged
+		// into a running handler after it looked: they count, with
+		// their own cause, before the start limit's update.
+		if st, serr := a.openStore(); serr == nil {
+			if n := a.reportRecordedRuns(ctx, st, channels, jf, unit); n > 0 {
+				a.log.Info("reported failed runs the hook recorded before the start limit stopped the unit", "unit", unit, "runs", n)
+			}
 		}
 	}
 	err = a.deliver(ctx, rep, channels, nil)
@@ -64,6 +84,9 @@ func runDispatch(ctx context.Context, a *app, args []string) error {
 	}
 	return broken
 }
+
+// startLimitHit is systemd's result when the start limit refused a restart.
+const startLimitHit = "start-limit-hit"
 
 // recordedRun is the failed run of unit the hook recorded that this run
 // reports: the one systemd's MONITOR_* names, else the newest.

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/odoo-notify/odoo-notify/facts"
@@ -85,6 +86,15 @@ func (a *app) gather(ctx context.Context, unit string, jf journalFlags) (facts.F
 	src := facts.Sources{Getenv: a.getenv, Log: a.log}
 	if a.failed != nil {
 		rec := a.failed
+		if a.getenv("MONITOR_INVOCATION_ID") != rec.InvocationID || a.getenv("MONITOR_UNIT") != rec.Unit ||
+			a.getenv("MONITOR_SERVICE_RESULT") == startLimitHit {
+			// A run recorded by the hook whose handler start systemd
+			// merged into this one: MONITOR_* describe this handler's
+			// own run, not the recorded one, and would make its report
+			// a duplicate of that run. The start limit's refusal names
+			// the last run that ran, but its result is no exit of it.
+			src.Getenv = withoutMonitor(a.getenv)
+		}
 		src.Hook = &facts.Handover{Unit: rec.Unit, InvocationID: rec.InvocationID, Result: rec.Result, ExitCode: rec.ExitCode, ExitStatus: rec.ExitStatus}
 	}
 	if !jf.offline() {
@@ -272,4 +282,14 @@ func (a *app) hostname() string {
 		return "unknown-host"
 	}
 	return h
+}
+
+// withoutMonitor is getenv without systemd's MONITOR_* variables.
+func withoutMonitor(getenv func(string) string) func(string) string {
+	return func(k string) string {
+		if strings.HasPrefix(k, "MONITOR_") {
+			return ""
+		}
+		return getenv(k)
+	}
 }

@@ -770,11 +770,10 @@ func digestAfterTheWindow(t *testing.T, window time.Duration) bool {
 	return true
 }
 
-// systemd 252 starts the handler once, when the start limit is hit; the
-// report lists every crash of the loop from systemd's journal messages.
-func TestFaultCrashLoopOnSystemd252ListsEveryCrash(t *testing.T) {
-	r := newRig(t, rigOpts{})
-	r.mail.start(t)
+// startLimitJournal is a journal in which runs 41 to 45 of odoo.service
+// logged line and exited with status ("3/NOTIMPLEMENTED"), each restarted,
+// until the start limit refused a sixth start: systemd 252's messages.
+func startLimitJournal(t *testing.T, line, status string) string {
 	sd := func(inv int, msg string, kv ...string) testenv.Entry {
 		e := testenv.Entry{"UNIT": "odoo.service", "_PID": "1", "SYSLOG_IDENTIFIER": "systemd", "_TRANSPORT": "journal", "MESSAGE": msg}
 		if inv > 0 {
@@ -785,19 +784,28 @@ func TestFaultCrashLoopOnSystemd252ListsEveryCrash(t *testing.T) {
 		}
 		return e
 	}
+	code, _, _ := strings.Cut(status, "/")
 	var es []testenv.Entry
 	for i := 1; i <= 5; i++ {
 		es = append(es,
 			sd(40+i, "Started odoo.service - Odoo.", "MESSAGE_ID", "39f53479d3a045ac8e11786248231fbf"),
-			testenv.Entry{"_SYSTEMD_UNIT": "odoo.service", "_SYSTEMD_INVOCATION_ID": invID(40 + i), "SYSLOG_IDENTIFIER": "odoo", "_TRANSPORT": "stdout", "MESSAGE": "odoo: cannot connect to the database"},
-			sd(40+i, "odoo.service: Main process exited, code=exited, status=3/NOTIMPLEMENTED", "MESSAGE_ID", "98e322203f7a4ed290d09fe03c09fe15", "EXIT_CODE", "exited", "EXIT_STATUS", "3"),
+			testenv.Entry{"_SYSTEMD_UNIT": "odoo.service", "_SYSTEMD_INVOCATION_ID": invID(40 + i), "SYSLOG_IDENTIFIER": "odoo", "_TRANSPORT": "stdout", "MESSAGE": line},
+			sd(40+i, "odoo.service: Main process exited, code=exited, status="+status, "MESSAGE_ID", "98e322203f7a4ed290d09fe03c09fe15", "EXIT_CODE", "exited", "EXIT_STATUS", code),
 			sd(40+i, "odoo.service: Failed with result 'exit-code'.", "MESSAGE_ID", "d9b373ed55a64feb8242e02dbe79a49c", "UNIT_RESULT", "exit-code"),
 			sd(40+i, fmt.Sprintf("odoo.service: Scheduled restart job, restart counter is at %d.", i), "MESSAGE_ID", "5eb03494b6584870a536b337290809b3", "N_RESTARTS", strconv.Itoa(i)),
 		)
 	}
 	es = append(es, sd(0, "odoo.service: Start request repeated too quickly."),
 		sd(0, "odoo.service: Failed with result 'start-limit-hit'.", "MESSAGE_ID", "d9b373ed55a64feb8242e02dbe79a49c", "UNIT_RESULT", "start-limit-hit"))
-	r.journal = testenv.WriteJournal(t, es)
+	return testenv.WriteJournal(t, es)
+}
+
+// systemd 252 starts the handler once, when the start limit is hit; the
+// report lists every crash of the loop from systemd's journal messages.
+func TestFaultCrashLoopOnSystemd252ListsEveryCrash(t *testing.T) {
+	r := newRig(t, rigOpts{})
+	r.mail.start(t)
+	r.journal = startLimitJournal(t, "odoo: cannot connect to the database", "3/NOTIMPLEMENTED")
 	r.want("dispatch after the start limit", r.dispatch(failure{inv: 45, result: "start-limit-hit"}), 0)
 	_, _, bodies := r.hook.got()
 	if len(bodies) != 1 {
@@ -812,5 +820,66 @@ func TestFaultCrashLoopOnSystemd252ListsEveryCrash(t *testing.T) {
 		if c.InvocationID != invID(41+i) || c.Result != "exit-code" || c.ExitStatus != "3" {
 			t.Errorf("crash %d: %+v, want run %s exit-code status 3", i, c, invID(41+i))
 		}
+	}
+}
+
+// A crash loop of very short runs on a unit with the hook: the handler
+// starts of runs 4 and 5 were merged by systemd into a handler already
+// running, so only the hook's records tell of them, and the start limit's
+// OnFailure= names run 5 again with result start-limit-hit. Every run is
+// counted once, with its own cause, and the start limit is an update of the
+// incident, not a failure of its own.
+func TestFaultStartLimitAfterMergedHandlerStarts(t *testing.T) {
+	r := newRig(t, rigOpts{})
+	r.mail.start(t)
+	r.journal = startLimitJournal(t, "2026-01-01 10:00:00,000 1 ERROR ? odoo.sql_db: Connection to the database failed\n"+
+		`psycopg2.OperationalError: connection to server at "db" (10.0.0.5), port 5432 failed: Connection refused`, "1/FAILURE")
+
+	hook := func(inv int) {
+		h := r.command(nil, "hook", "odoo.service")
+		h.Env = append(h.Env, "SERVICE_RESULT=exit-code", "EXIT_CODE=exited", "EXIT_STATUS=1", "INVOCATION_ID="+invID(inv))
+		r.want(fmt.Sprintf("hook of run %d", inv), r.exec(h), 0)
+	}
+	for inv := 41; inv <= 43; inv++ {
+		hook(inv)
+		res := r.dispatch(failure{inv: inv, code: "exited", status: "1", result: "exit-code"})
+		r.want(fmt.Sprintf("dispatch of run %d", inv), res, 0)
+	}
+	// Runs 44 and 45: the hook records them, their handler starts merge.
+	hook(44)
+	hook(45)
+	res := r.dispatch(failure{inv: 45, result: "start-limit-hit"})
+	r.want("dispatch after the start limit", res, 0)
+
+	hs := r.hookReports()
+	if len(hs) == 0 {
+		t.Fatal("the webhook got nothing")
+	}
+	last := hs[len(hs)-1]
+	if last.Incident.Failures != 5 {
+		t.Errorf("the last report's incident counts %d failures, want the 5 runs of the loop: %+v", last.Incident.Failures, *last.Incident)
+	}
+	if last.Incident.Causes != "db-unreachable x5" {
+		t.Errorf("incident causes %q, want db-unreachable x5: the start limit is no failure of its own", last.Incident.Causes)
+	}
+	var stop report.Report
+	_, _, bodies := r.hook.got()
+	json.Unmarshal([]byte(bodies[len(bodies)-1]), &stop)
+	if last.Event != "update" || stop.Result != "start-limit-hit" || !strings.Contains(last.Summary, "stopped restarting") {
+		t.Errorf("the last report is %q %q %q, want an update saying the start limit stopped the loop", last.Event, stop.Result, last.Summary)
+	}
+	ids := map[string]bool{}
+	for _, h := range hs {
+		if ids[h.Subject+h.Event+h.Summary] && h.Event == "firing" {
+			t.Errorf("the opening report went out twice: %q", h.Subject)
+		}
+		ids[h.Subject+h.Event+h.Summary] = true
+	}
+	st := r.exec(r.command(nil, "status", "odoo.service", "--journal-file", r.journal))
+	if !strings.Contains(st.stdout, "5 failure(s)") || !strings.Contains(st.stdout, "db-unreachable") {
+		t.Errorf("status does not count the 5 failures of their cause:\n%s", st.stdout)
+	}
+	if runs, _ := filepath.Glob(filepath.Join(r.dir, "failed", "*")); len(runs) != 0 {
+		t.Errorf("hook records left after the start limit's handler: %v", runs)
 	}
 }

@@ -66,18 +66,33 @@ func runFlush(ctx context.Context, a *app, args []string) error {
 // hook recorded and no handler reported: a handler killed in its first
 // milliseconds, or one systemd never started. The gate drops a run already
 // reported. It returns how many runs it took up.
+//
+// It reads the records again until a pass finds none it has not taken up:
+// a run that fails while a report is built has its hook record it, and its
+// handler start merged by systemd into this still-running one, so nobody
+// else reports it. A record that stays (its report could not be saved) is
+// taken up once per call.
 func (a *app) reportRecordedRuns(ctx context.Context, st *outbox.Store, channels []notifiers.Channel, jf journalFlags, unit string) int {
 	n := 0
-	for _, rec := range st.FailedRuns(unit) {
-		a.failed = &rec
-		rep, err := a.buildReport(ctx, rec.Unit, jf)
-		if err != nil {
-			a.log.Error("flush: cannot build the report of a recorded failed run", "unit", rec.Unit, "invocation_id", rec.InvocationID, "error", err)
-			continue
+	tried := map[string]bool{}
+	for more := true; more; {
+		more = false
+		for _, rec := range st.FailedRuns(unit) {
+			key := rec.Unit + "/" + rec.InvocationID + "/" + rec.At.String()
+			if tried[key] {
+				continue
+			}
+			tried[key], more = true, true
+			a.failed = &rec
+			rep, err := a.buildReport(ctx, rec.Unit, jf)
+			if err != nil {
+				a.log.Error("flush: cannot build the report of a recorded failed run", "unit", rec.Unit, "invocation_id", rec.InvocationID, "error", err)
+				continue
+			}
+			err = a.deliver(ctx, rep, channels, nil)
+			a.forgetRecordedRun(rep, err)
+			n++
 		}
-		err = a.deliver(ctx, rep, channels, nil)
-		a.forgetRecordedRun(rep, err)
-		n++
 	}
 	a.failed = nil
 	return n
