@@ -132,7 +132,7 @@ func (m mgr) Reload(s godbus.Sender) *godbus.Error {
 func Start(t testing.TB) *Systemd {
 	t.Helper()
 	if _, err := exec.LookPath("dbus-daemon"); err != nil {
-		t.Skip("no dbus-daemon: scripts/deps installs it")
+		t.Fatal("dbus-daemon not found: apt-get install dbus-daemon (scripts/deps installs it)")
 	}
 	addr := "unix:path=" + filepath.Join(t.TempDir(), "bus")
 	cmd := exec.Command("dbus-daemon", "--session", "--nofork", "--nopidfile", "--print-address", "--address="+addr)
